@@ -1,0 +1,518 @@
+"""The Blender (Cycles) back-end: keeps one live scene per process and renders FrameSpecs into arrays.
+
+One render gives everything: the RGB image plus the Object Index, Depth and Normal passes, saved with
+``save_render`` as one multilayer EXR (the compositor is not needed) and read back with OpenEXR. The
+Object Index pass holds exact integers from one sample per pixel, so the instance map never contains
+blended ids. Between frames only what changed is rebuilt: geometry when an object's shape/mesh list
+changes, a material's node graph when its texture type changes; everything else is set in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import bpy  # must come first: bmesh and mathutils are provided by it
+
+# isort: split
+import bmesh
+import cv2
+import numpy as np
+import OpenEXR
+from mathutils import Matrix
+
+from simgen.backend.result import RenderResult
+from simgen.config.schema import RenderSection
+from simgen.errors import SimgenError
+from simgen.spec import (
+    CameraSpec,
+    FrameSpec,
+    LightSpec,
+    MaterialSpec,
+    ObjectSpec,
+    WorldSpec,
+    look_at_rotation,
+)
+
+GPU_BACKENDS = ("OPTIX", "CUDA", "HIP", "ONEAPI", "METAL")
+_UNBUILT = "<no graph yet>"
+BACKGROUND_DEPTH = 1e9  # Cycles writes ~1e10 where a camera ray hits nothing
+
+
+@contextlib.contextmanager
+def silence_stdout() -> Iterator[None]:
+    """Hide Blender's per-frame C-level prints (they would break progress bars)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def blender_version() -> str:
+    return bpy.app.version_string
+
+
+class BlenderBackend:
+    """A Blender scene that renders FrameSpecs. Create once per worker process; call ``render`` per frame."""
+
+    def __init__(self, render: RenderSection, scratch_dir: str | Path | None = None) -> None:
+        with silence_stdout():
+            bpy.ops.wm.read_factory_settings(use_empty=True)
+        self.settings = render
+        self.scene = bpy.context.scene
+        self.device = configure_cycles(self.scene, render)
+        self.camera = _new_camera(self.scene)
+        self.world = _new_world(self.scene)
+        self._objects: list[bpy.types.Object] = []
+        self._structure: list[tuple[str | None, str | None]] | None = None
+        self._texture_types: list[str | None] = []  # texture type each material graph was built for
+        self._lights: list[bpy.types.Object] = []
+        self._meshes = MeshLibrary()
+        base = scratch_dir or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
+        self._scratch = Path(tempfile.mkdtemp(prefix="simgen-", dir=base))
+
+    # -- public -------------------------------------------------------------------------------------
+    def render(self, spec: FrameSpec) -> RenderResult:
+        """Apply ``spec`` to the live scene, render it, and return pixel-aligned arrays."""
+        t0 = time.perf_counter()
+        self.apply(spec)
+        t1 = time.perf_counter()
+        with silence_stdout():
+            bpy.ops.render.render(write_still=False)
+        t2 = time.perf_counter()
+        result = self._read_result(spec)
+        result.timings = {"sync": t1 - t0, "render": t2 - t1, "read": time.perf_counter() - t2}
+        return result
+
+    def apply(self, spec: FrameSpec) -> None:
+        """Make the live scene match ``spec`` (rebuilding only what changed structurally)."""
+        self._sync_objects(spec.objects)
+        self._sync_lights(spec.lights)
+        _apply_world(self.world, spec.world)
+        _apply_camera(self.camera, spec.camera)
+        self.scene.cycles.seed = spec.seed
+
+    def save_blend(self, path: str | Path) -> None:
+        """Write the current scene as a .blend file (to inspect a frame in Blender's UI)."""
+        bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True)
+
+    def close(self) -> None:
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    # -- scene sync ---------------------------------------------------------------------------------
+    def _sync_objects(self, objects: list[ObjectSpec]) -> None:
+        structure = [o.structure_key() for o in objects]
+        if structure != self._structure:
+            for obj in self._objects:
+                material = obj.material_slots[0].material if obj.material_slots else None
+                bpy.data.objects.remove(obj, do_unlink=True)
+                if material is not None:
+                    bpy.data.materials.remove(material)
+            self._objects = [self._new_object(o) for o in objects]
+            self._texture_types = [_UNBUILT] * len(objects)
+            self._structure = structure
+        for i, (obj, spec) in enumerate(zip(self._objects, objects, strict=True)):
+            obj.name = spec.name
+            obj.pass_index = spec.instance_id
+            factor = self._meshes.size_factor(spec)
+            obj.location = spec.location
+            obj.rotation_mode = "XYZ"
+            obj.rotation_euler = [math.radians(a) for a in spec.rotation_deg]
+            obj.scale = [s * factor for s in spec.scale]
+            texture_type = spec.material.texture.type if spec.material.texture else None
+            material = obj.material_slots[0].material
+            if texture_type != self._texture_types[i]:
+                build_material_nodes(material, texture_type)
+                self._texture_types[i] = texture_type
+            apply_material(material, spec.material)
+
+    def _new_object(self, spec: ObjectSpec) -> bpy.types.Object:
+        mesh = self._meshes.get(spec)
+        obj = bpy.data.objects.new(spec.name, mesh)
+        self.scene.collection.objects.link(obj)
+        slot = obj.material_slots[0]
+        slot.link = "OBJECT"  # instances share geometry but each gets its own material
+        slot.material = bpy.data.materials.new(f"{spec.name}.material")
+        return obj
+
+    def _sync_lights(self, lights: list[LightSpec]) -> None:
+        if [light.type for light in lights] != [obj.data.type.lower() for obj in self._lights]:
+            for obj in self._lights:
+                data = obj.data
+                bpy.data.objects.remove(obj, do_unlink=True)
+                bpy.data.lights.remove(data)
+            self._lights = []
+            for i, light in enumerate(lights):
+                data = bpy.data.lights.new(f"light.{i}", type=light.type.upper())
+                obj = bpy.data.objects.new(f"light.{i}", data)
+                self.scene.collection.objects.link(obj)
+                self._lights.append(obj)
+        for obj, light in zip(self._lights, lights, strict=True):
+            _apply_light(obj, light)
+
+    # -- reading passes -----------------------------------------------------------------------------
+    def _read_result(self, spec: FrameSpec) -> RenderResult:
+        image = bpy.data.images["Render Result"]
+        exr_path, png_path = self._scratch / "passes.exr", self._scratch / "rgb.png"
+        settings = self.scene.render.image_settings
+        settings.media_type = "MULTI_LAYER_IMAGE"
+        settings.file_format = "OPEN_EXR_MULTILAYER"
+        settings.color_depth = "32"
+        settings.exr_codec = "NONE"
+        image.save_render(str(exr_path), scene=self.scene)
+        settings.media_type = "IMAGE"
+        settings.file_format = "PNG"
+        settings.color_mode = "RGB"
+        settings.color_depth = "8"
+        settings.compression = 0
+        image.save_render(str(png_path), scene=self.scene)
+
+        channels = _read_exr_channels(exr_path)
+        ids = np.rint(_channel(channels, "Object Index.X")).astype(np.int64)
+        known = {0, *(o.instance_id for o in spec.objects)}
+        unexpected = set(np.unique(ids).tolist()) - known
+        if unexpected:
+            raise RuntimeError(f"object index pass holds ids {sorted(unexpected)} not in the frame spec")
+        depth = _channel(channels, "Depth.Z").astype(np.float32)
+        depth[depth >= BACKGROUND_DEPTH] = 0.0
+        normals = np.stack([_channel(channels, f"Normal.{a}") for a in "XYZ"], axis=-1).astype(np.float32)
+        bgr = cv2.imread(str(png_path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise RuntimeError(f"Blender did not write a readable image to {png_path}")
+        return RenderResult(
+            rgb=np.ascontiguousarray(bgr[:, :, ::-1]),
+            instance_ids=ids.astype(np.uint16),
+            depth=depth,
+            normals=normals,
+        )
+
+
+def _read_exr_channels(path: Path) -> dict[str, np.ndarray]:
+    with OpenEXR.File(str(path), separate_channels=True) as exr:
+        return {name: channel.pixels for part in exr.parts for name, channel in part.channels.items()}
+
+
+def _channel(channels: dict[str, np.ndarray], suffix: str) -> np.ndarray:
+    for name, pixels in channels.items():
+        if name.endswith(suffix):
+            return pixels
+    raise RuntimeError(f"render pass {suffix!r} missing from Blender's output (have {sorted(channels)})")
+
+
+# -- render settings --------------------------------------------------------------------------------
+def configure_cycles(scene: bpy.types.Scene, render: RenderSection) -> str:
+    """Set up Cycles, passes and color management; returns the device used (e.g. 'CPU', 'OPTIX')."""
+    scene.render.engine = "CYCLES"
+    cycles = scene.cycles
+    cycles.samples = render.samples
+    cycles.use_adaptive_sampling = False  # fixed cost per frame, easier to reason about and benchmark
+    cycles.max_bounces = render.max_bounces
+    for name in ("diffuse_bounces", "glossy_bounces", "transmission_bounces", "volume_bounces"):
+        setattr(cycles, name, min(getattr(cycles, name), render.max_bounces))
+    cycles.use_denoising = render.denoise
+    if render.denoise:
+        cycles.denoiser = "OPENIMAGEDENOISE"
+        cycles.denoising_prefilter = "FAST"
+        cycles.denoising_quality = "FAST"
+    cycles.use_animated_seed = False
+    scene.render.resolution_x, scene.render.resolution_y = render.resolution
+    scene.render.resolution_percentage = 100
+    scene.render.film_transparent = False
+    scene.render.use_compositing = False
+    scene.render.use_sequencer = False
+    if render.threads > 0:
+        scene.render.threads_mode = "FIXED"
+        scene.render.threads = render.threads
+    else:
+        scene.render.threads_mode = "AUTO"
+    scene.view_settings.view_transform = render.view_transform
+    scene.view_settings.look = "None"
+    scene.view_settings.exposure = 0.0
+    scene.view_settings.gamma = 1.0
+    layer = scene.view_layers[0]
+    layer.use_pass_object_index = True
+    layer.use_pass_z = True
+    layer.use_pass_normal = True
+    return _select_device(scene, render.device)
+
+
+def _select_device(scene: bpy.types.Scene, wanted: str) -> str:
+    if wanted == "cpu":
+        scene.cycles.device = "CPU"
+        return "CPU"
+    prefs = bpy.context.preferences.addons["cycles"].preferences
+    for backend in GPU_BACKENDS:
+        try:
+            prefs.compute_device_type = backend
+        except TypeError:  # backend not compiled into this build
+            continue
+        with silence_stdout():
+            prefs.refresh_devices()
+        devices = [d for d in prefs.devices if d.type == backend]
+        if devices:
+            for d in prefs.devices:
+                d.use = d.type == backend
+            scene.cycles.device = "GPU"
+            return backend
+    if wanted == "gpu":
+        raise SimgenError(
+            "render.device: 'gpu' requested but Cycles found no OptiX/CUDA/HIP/oneAPI/Metal device"
+        )
+    scene.cycles.device = "CPU"
+    return "CPU"
+
+
+# -- camera, world, lights --------------------------------------------------------------------------
+def _new_camera(scene: bpy.types.Scene) -> bpy.types.Object:
+    data = bpy.data.cameras.new("camera")
+    obj = bpy.data.objects.new("camera", data)
+    scene.collection.objects.link(obj)
+    scene.camera = obj
+    return obj
+
+
+def _apply_camera(obj: bpy.types.Object, cam: CameraSpec) -> None:
+    data = obj.data
+    data.type = "PERSP"
+    data.sensor_fit = "HORIZONTAL"
+    data.sensor_width = cam.sensor_width_mm
+    data.lens = cam.focal_length_mm
+    data.shift_x = data.shift_y = 0.0
+    data.clip_start, data.clip_end = cam.clip_start, cam.clip_end
+    obj.matrix_world = _pose_matrix(cam.location, cam.rotation_camera_to_world())
+
+
+def _pose_matrix(location: tuple[float, float, float], rotation: np.ndarray) -> Matrix:
+    pose = np.eye(4)
+    pose[:3, :3] = rotation
+    pose[:3, 3] = location
+    return Matrix(pose.tolist())
+
+
+def _new_world(scene: bpy.types.Scene) -> bpy.types.World:
+    world = bpy.data.worlds.new("world")
+    world.use_nodes = True
+    scene.world = world
+    return world
+
+
+def _apply_world(world: bpy.types.World, spec: WorldSpec) -> None:
+    background = world.node_tree.nodes["Background"]
+    background.inputs["Color"].default_value = (*spec.color, 1.0)
+    background.inputs["Strength"].default_value = spec.strength
+
+
+def _apply_light(obj: bpy.types.Object, light: LightSpec) -> None:
+    data = obj.data
+    data.energy = light.power
+    data.color = light.color
+    if light.type == "sun":
+        data.angle = math.radians(light.radius)
+    elif light.type == "area":
+        data.size = light.radius
+    else:
+        data.shadow_soft_size = light.radius
+    if light.type == "spot":
+        data.spot_size = math.radians(light.spot_size_deg)
+    obj.matrix_world = _pose_matrix(light.location, look_at_rotation(light.location, light.look_at))
+
+
+# -- materials --------------------------------------------------------------------------------------
+TEXTURE_NODES = {
+    "noise": ("ShaderNodeTexNoise", "Fac"),
+    "checker": ("ShaderNodeTexChecker", "Fac"),
+    "voronoi": ("ShaderNodeTexVoronoi", "Distance"),
+    "wave": ("ShaderNodeTexWave", "Fac"),
+    "brick": ("ShaderNodeTexBrick", "Fac"),
+    "magic": ("ShaderNodeTexMagic", "Fac"),
+    "gradient": ("ShaderNodeTexGradient", "Fac"),
+}
+
+
+def build_material_nodes(material: bpy.types.Material, texture_type: str | None) -> None:
+    """(Re)build a Principled BSDF graph; with a texture, its pattern mixes two colors and drives bump."""
+    material.use_nodes = True
+    nodes, links = material.node_tree.nodes, material.node_tree.links
+    nodes.clear()
+    output = nodes.new("ShaderNodeOutputMaterial")
+    bsdf = nodes.new("ShaderNodeBsdfPrincipled")
+    bsdf.name = "bsdf"
+    links.new(bsdf.outputs["BSDF"], output.inputs["Surface"])
+    if texture_type is None:
+        return
+    node_type, output_name = TEXTURE_NODES[texture_type]
+    coords = nodes.new("ShaderNodeTexCoord")
+    mapping = nodes.new("ShaderNodeMapping")
+    mapping.name = "mapping"
+    texture = nodes.new(node_type)
+    texture.name = "texture"
+    mix = nodes.new("ShaderNodeMix")
+    mix.name = "mix"
+    mix.data_type = "RGBA"
+    bump = nodes.new("ShaderNodeBump")
+    bump.name = "bump"
+    links.new(coords.outputs["Object"], mapping.inputs["Vector"])
+    links.new(mapping.outputs["Vector"], texture.inputs["Vector"])
+    links.new(texture.outputs[output_name], mix.inputs["Factor"])
+    links.new(mix.outputs["Result"], bsdf.inputs["Base Color"])
+    links.new(texture.outputs[output_name], bump.inputs["Height"])
+    links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
+
+
+def apply_material(material: bpy.types.Material, spec: MaterialSpec) -> None:
+    """Set a material's values in place (its node graph must match ``spec.texture``)."""
+    nodes = material.node_tree.nodes
+    bsdf = nodes["bsdf"]
+    color = (*spec.base_color, 1.0)
+    bsdf.inputs["Base Color"].default_value = color
+    bsdf.inputs["Roughness"].default_value = spec.roughness
+    bsdf.inputs["Metallic"].default_value = spec.metallic
+    bsdf.inputs["Emission Color"].default_value = color
+    bsdf.inputs["Emission Strength"].default_value = spec.emission
+    material.diffuse_color = color  # viewport color, handy when inspecting a saved .blend
+    tex = spec.texture
+    if tex is None:
+        return
+    mix = nodes["mix"]
+    mix.inputs["A"].default_value = color
+    mix.inputs["B"].default_value = (*tex.color, 1.0)
+    texture = nodes["texture"]
+    if "Scale" in texture.inputs:
+        texture.inputs["Scale"].default_value = tex.scale
+        nodes["mapping"].inputs["Scale"].default_value = (1.0, 1.0, 1.0)
+    else:  # gradient has no scale of its own
+        nodes["mapping"].inputs["Scale"].default_value = (tex.scale,) * 3
+    if "Distortion" in texture.inputs:
+        texture.inputs["Distortion"].default_value = tex.distortion
+    nodes["bump"].inputs["Strength"].default_value = tex.bump
+
+
+# -- geometry ---------------------------------------------------------------------------------------
+class MeshLibrary:
+    """Mesh datablocks shared by instances: unit-size primitives and (merged) imported mesh files."""
+
+    def __init__(self) -> None:
+        self._meshes: dict[tuple[str | None, str | None], bpy.types.Mesh] = {}
+        self._extent: dict[tuple[str | None, str | None], float] = {}
+
+    def get(self, spec: ObjectSpec) -> bpy.types.Mesh:
+        key = spec.structure_key()
+        if key not in self._meshes:
+            mesh = _primitive_mesh(spec.shape) if spec.shape else _import_mesh(spec.mesh or "")
+            if not mesh.materials:
+                mesh.materials.append(None)
+            self._meshes[key] = mesh
+            dims = np.ptp(np.array([v.co for v in mesh.vertices]), axis=0) if mesh.vertices else np.ones(3)
+            self._extent[key] = float(max(dims.max(), 1e-12))
+        return self._meshes[key]
+
+    def size_factor(self, spec: ObjectSpec) -> float:
+        """Scale that makes the object's largest extent equal ``spec.size`` (1 when size is unset)."""
+        if spec.size is None:
+            return 1.0
+        self.get(spec)
+        return spec.size / self._extent[spec.structure_key()]
+
+
+def _primitive_mesh(shape: str) -> bpy.types.Mesh:
+    """A primitive whose largest extent is 1 m, centered on its origin."""
+    bm = bmesh.new()
+    smooth = shape in ("sphere", "ico_sphere", "cylinder", "cone", "torus")
+    if shape == "cube":
+        bmesh.ops.create_cube(bm, size=1.0)
+    elif shape == "sphere":
+        bmesh.ops.create_uvsphere(bm, u_segments=48, v_segments=24, radius=0.5)
+    elif shape == "ico_sphere":
+        bmesh.ops.create_icosphere(bm, subdivisions=3, radius=0.5)
+    elif shape == "cylinder":
+        bmesh.ops.create_cone(bm, cap_ends=True, segments=48, radius1=0.5, radius2=0.5, depth=1.0)
+    elif shape == "cone":
+        bmesh.ops.create_cone(bm, cap_ends=True, segments=48, radius1=0.5, radius2=0.0, depth=1.0)
+    elif shape == "plane":
+        bmesh.ops.create_grid(bm, x_segments=1, y_segments=1, size=0.5)
+    elif shape == "torus":
+        _add_torus(bm, major=0.375, minor=0.125, major_segments=48, minor_segments=16)
+    else:
+        raise SimgenError(f"unknown primitive shape {shape!r}")
+    if smooth:
+        for face in bm.faces:
+            face.smooth = True
+    mesh = bpy.data.meshes.new(f"primitive.{shape}")
+    bm.to_mesh(mesh)
+    bm.free()
+    return mesh
+
+
+def _add_torus(
+    bm: bmesh.types.BMesh, major: float, minor: float, major_segments: int, minor_segments: int
+) -> None:
+    verts = []
+    for i in range(major_segments):
+        a = 2 * math.pi * i / major_segments
+        for j in range(minor_segments):
+            b = 2 * math.pi * j / minor_segments
+            r = major + minor * math.cos(b)
+            verts.append(bm.verts.new((r * math.cos(a), r * math.sin(a), minor * math.sin(b))))
+    for i in range(major_segments):
+        for j in range(minor_segments):
+            i2, j2 = (i + 1) % major_segments, (j + 1) % minor_segments
+            quad = [
+                verts[i * minor_segments + j],
+                verts[i2 * minor_segments + j],
+                verts[i2 * minor_segments + j2],
+                verts[i * minor_segments + j2],
+            ]
+            bm.faces.new(quad)
+
+
+IMPORTERS = {
+    ".obj": lambda p: bpy.ops.wm.obj_import(filepath=p),
+    ".ply": lambda p: bpy.ops.wm.ply_import(filepath=p),
+    ".stl": lambda p: bpy.ops.wm.stl_import(filepath=p),
+    ".gltf": lambda p: bpy.ops.import_scene.gltf(filepath=p),
+    ".glb": lambda p: bpy.ops.import_scene.gltf(filepath=p),
+}
+
+
+def _import_mesh(path: str) -> bpy.types.Mesh:
+    """Import a mesh file and merge all its parts into one mesh (one configured object = one instance)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in IMPORTERS:
+        raise SimgenError(f"{path}: unsupported mesh format {suffix!r} (use {sorted(IMPORTERS)})")
+    before = set(bpy.data.objects)
+    try:
+        with silence_stdout():
+            result = IMPORTERS[suffix](path)
+    except RuntimeError as exc:
+        raise SimgenError(f"{path}: Blender could not import this mesh: {exc}") from None
+    imported = [o for o in bpy.data.objects if o not in before]
+    parts = [o for o in imported if o.type == "MESH"]
+    if "FINISHED" not in result or not parts:
+        raise SimgenError(f"{path}: no mesh geometry found in the file")
+    bm = bmesh.new()
+    for obj in parts:
+        data = obj.data.copy()
+        data.transform(obj.matrix_world)
+        bm.from_mesh(data)
+        bpy.data.meshes.remove(data)
+    mesh = bpy.data.meshes.new(f"mesh.{Path(path).stem}")
+    bm.to_mesh(mesh)
+    bm.free()
+    for obj in imported:
+        bpy.data.objects.remove(obj, do_unlink=True)
+    mesh.materials.clear()
+    return mesh

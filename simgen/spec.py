@@ -1,0 +1,145 @@
+"""FrameSpec: everything about one image, with every random value already drawn.
+
+Plain dataclasses (no pydantic, no Blender) so the sampler can be tested alone, the spec can be saved
+next to the image (it explains and reproduces the image), and any backend can render it.
+Conventions: meters, degrees, linear RGB; camera intrinsics follow OpenCV (x right, y down, z forward).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+Vec3 = tuple[float, float, float]
+
+
+@dataclass
+class CameraSpec:
+    location: Vec3
+    look_at: Vec3
+    roll_deg: float
+    focal_length_mm: float
+    sensor_width_mm: float
+    resolution: tuple[int, int]  # width, height
+    clip_start: float = 0.01
+    clip_end: float = 1000.0
+
+    def rotation_camera_to_world(self) -> np.ndarray:
+        """3x3 rotation whose columns are the Blender camera's x (right), y (up), z (backward) axes."""
+        return look_at_rotation(np.asarray(self.location), np.asarray(self.look_at), self.roll_deg)
+
+    def intrinsics(self) -> np.ndarray:
+        """OpenCV 3x3 K for pixel coordinates whose pixel (0, 0) spans [0, 1) x [0, 1)."""
+        width, height = self.resolution
+        fx = self.focal_length_mm / self.sensor_width_mm * width
+        return np.array([[fx, 0.0, width / 2.0], [0.0, fx, height / 2.0], [0.0, 0.0, 1.0]])
+
+    def world_to_opencv(self) -> np.ndarray:
+        """4x4 transform from world to OpenCV camera coordinates (x right, y down, z forward)."""
+        rot = self.rotation_camera_to_world() @ np.diag([1.0, -1.0, -1.0])  # Blender cam → OpenCV cam axes
+        out = np.eye(4)
+        out[:3, :3] = rot.T
+        out[:3, 3] = -rot.T @ np.asarray(self.location, dtype=float)
+        return out
+
+    def project(self, points_world: np.ndarray) -> np.ndarray:
+        """Project Nx3 world points to Nx2 pixel coordinates (continuous, OpenCV convention)."""
+        pts = (
+            np.c_[np.asarray(points_world, dtype=float), np.ones(len(points_world))]
+            @ self.world_to_opencv().T
+        )
+        uvw = pts[:, :3] @ self.intrinsics().T
+        return uvw[:, :2] / uvw[:, 2:3]
+
+
+def look_at_rotation(eye: np.ndarray, target: np.ndarray, roll_deg: float = 0.0) -> np.ndarray:
+    """Rotation (camera→world) for a Blender camera/light at ``eye`` whose -Z axis points at ``target``."""
+    forward = np.asarray(target, dtype=float) - np.asarray(eye, dtype=float)
+    norm = np.linalg.norm(forward)
+    if norm < 1e-9:
+        raise ValueError(f"look_at target {tuple(target)} coincides with the position {tuple(eye)}")
+    forward /= norm
+    world_up = np.array([0.0, 0.0, 1.0]) if abs(forward[2]) < 0.999 else np.array([0.0, 1.0, 0.0])
+    right = np.cross(forward, world_up)
+    right /= np.linalg.norm(right)
+    up = np.cross(right, forward)
+    if roll_deg:
+        angle = np.deg2rad(roll_deg)
+        right, up = np.cos(angle) * right + np.sin(angle) * up, -np.sin(angle) * right + np.cos(angle) * up
+    return np.stack([right, up, -forward], axis=1)
+
+
+@dataclass
+class LightSpec:
+    type: str
+    location: Vec3
+    look_at: Vec3
+    power: float
+    color: Vec3
+    radius: float
+    spot_size_deg: float
+
+
+@dataclass
+class WorldSpec:
+    color: Vec3
+    strength: float
+
+
+@dataclass
+class TextureSpec:
+    type: str
+    color: Vec3
+    scale: float
+    distortion: float
+    bump: float
+
+
+@dataclass
+class MaterialSpec:
+    base_color: Vec3
+    roughness: float
+    metallic: float
+    emission: float
+    texture: TextureSpec | None = None
+
+
+@dataclass
+class ObjectSpec:
+    """One object instance. ``instance_id`` >= 1 for labelled objects (it is Blender's pass_index)."""
+
+    name: str
+    instance_id: int  # 0 = not labelled
+    category: str | None
+    category_id: int  # 0 = not labelled
+    shape: str | None
+    mesh: str | None
+    size: float | None
+    location: Vec3
+    rotation_deg: Vec3
+    scale: Vec3
+    material: MaterialSpec
+
+    def structure_key(self) -> tuple[str | None, str | None]:
+        """What needs new geometry when it changes (everything else is updated in place)."""
+        return (self.shape, self.mesh)
+
+
+@dataclass
+class FrameSpec:
+    """The whole truth about one image."""
+
+    index: int
+    seed: int
+    camera: CameraSpec
+    lights: list[LightSpec]
+    world: WorldSpec
+    objects: list[ObjectSpec] = field(default_factory=list)
+
+    def labelled(self) -> list[ObjectSpec]:
+        return [o for o in self.objects if o.instance_id > 0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

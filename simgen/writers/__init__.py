@@ -1,0 +1,1 @@
+"""Dataset writers: turn ImageRecords into on-disk label formats (no Blender needed)."""
