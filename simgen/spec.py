@@ -143,3 +143,12 @@ class FrameSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def euler_xyz_to_matrix(angles_deg: Vec3 | list[float]) -> np.ndarray:
+    """Blender's XYZ Euler (degrees) as a 3x3 rotation: X is applied first, then Y, then Z."""
+    x, y, z = np.deg2rad(np.asarray(angles_deg, dtype=float))
+    rx = np.array([[1, 0, 0], [0, np.cos(x), -np.sin(x)], [0, np.sin(x), np.cos(x)]])
+    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+    rz = np.array([[np.cos(z), -np.sin(z), 0], [np.sin(z), np.cos(z), 0], [0, 0, 1]])
+    return rz @ ry @ rx

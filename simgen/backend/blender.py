@@ -232,6 +232,7 @@ def configure_cycles(scene: bpy.types.Scene, render: RenderSection) -> str:
     scene.render.resolution_x, scene.render.resolution_y = render.resolution
     scene.render.resolution_percentage = 100
     scene.render.film_transparent = False
+    scene.render.dither_intensity = 0.0  # dither noise is not seeded: it would break pixel determinism
     scene.render.use_compositing = False
     scene.render.use_sequencer = False
     if render.threads > 0:
@@ -304,8 +305,7 @@ def _pose_matrix(location: tuple[float, float, float], rotation: np.ndarray) -> 
 
 
 def _new_world(scene: bpy.types.Scene) -> bpy.types.World:
-    world = bpy.data.worlds.new("world")
-    world.use_nodes = True
+    world = bpy.data.worlds.new("world")  # Blender 5 creates Background + Output nodes (use_nodes is deprecated)
     scene.world = world
     return world
 
@@ -345,7 +345,6 @@ TEXTURE_NODES = {
 
 def build_material_nodes(material: bpy.types.Material, texture_type: str | None) -> None:
     """(Re)build a Principled BSDF graph; with a texture, its pattern mixes two colors and drives bump."""
-    material.use_nodes = True
     nodes, links = material.node_tree.nodes, material.node_tree.links
     nodes.clear()
     output = nodes.new("ShaderNodeOutputMaterial")
