@@ -13,12 +13,15 @@ import math
 from pathlib import Path
 
 import bpy  # isort: split
+
 import bmesh
 
 HERE = Path(__file__).resolve().parent / "meshes"
 
 
-def star_mesh(points: int = 6, outer: float = 0.5, inner: float = 0.25, thickness: float = 0.3) -> bpy.types.Mesh:
+def star_mesh(
+    points: int = 6, outer: float = 0.5, inner: float = 0.25, thickness: float = 0.3
+) -> bpy.types.Mesh:
     bm = bmesh.new()
     ring = []
     for k in range(2 * points):
@@ -49,7 +52,9 @@ def main() -> None:
     star = bpy.data.objects.new("star", star_mesh())
     scene.collection.objects.link(star)
     only([star])
-    bpy.ops.wm.obj_export(filepath=str(HERE / "star.obj"), export_selected_objects=True, export_materials=False)
+    bpy.ops.wm.obj_export(
+        filepath=str(HERE / "star.obj"), export_selected_objects=True, export_materials=False
+    )
     bpy.ops.wm.ply_export(filepath=str(HERE / "star.ply"), export_selected_objects=True, ascii_format=True)
     bpy.ops.wm.stl_export(filepath=str(HERE / "star.stl"), export_selected_objects=True, ascii_format=True)
     bpy.ops.export_scene.gltf(filepath=str(HERE / "star.glb"), use_selection=True, export_format="GLB")

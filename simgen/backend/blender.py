@@ -305,7 +305,8 @@ def _pose_matrix(location: tuple[float, float, float], rotation: np.ndarray) -> 
 
 
 def _new_world(scene: bpy.types.Scene) -> bpy.types.World:
-    world = bpy.data.worlds.new("world")  # Blender 5 creates Background + Output nodes (use_nodes is deprecated)
+    # Blender 5 creates the Background and Output nodes itself (World.use_nodes is deprecated)
+    world = bpy.data.worlds.new("world")
     scene.world = world
     return world
 

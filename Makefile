@@ -1,0 +1,40 @@
+# simgen: one command each to set up, run the example, test and benchmark.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+EXTRAS ?= dev,eval
+
+.PHONY: setup render test test-all lint bench clean
+
+## setup: create .venv (Python 3.11) and install simgen with its dev + evaluator extras
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (bpy 5.0 needs Python 3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	touch $@
+
+## render: render the bundled example scene and write a contact sheet
+render: setup
+	$(BIN)/simgen render scenes/tabletop.yaml --out out/tabletop
+	$(BIN)/simgen preview out/tabletop --out out/tabletop/preview.png
+
+## test: lint + the default test suite (slow and GPU tests are deselected)
+test: setup lint
+	$(BIN)/pytest
+
+## test-all: include the slow tests
+test-all: setup
+	$(BIN)/pytest -m "not gpu"
+
+lint: setup
+	$(BIN)/ruff check simgen tests bench assets
+
+## bench: render benchmark (simgen vs bare bpy loop) -> bench/results/*.json
+bench: setup
+	$(BIN)/python bench/bench_render.py
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache
