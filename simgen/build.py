@@ -44,6 +44,7 @@ from simgen.fileio import (
     write_text_atomic,
 )
 from simgen.labels import ImageRecord, label_instances, semantic_map
+from simgen.postfx import apply_postfx
 from simgen.sampling import sample_frame
 from simgen.writers.coco import build_coco
 
@@ -123,8 +124,9 @@ def prepare_output(config: SceneConfig, out_dir: Path) -> str:
 
 def render_one(backend: Any, config: SceneConfig, index: int, out_dir: Path) -> ImageRecord:
     """Render image ``index``, label it and write its files; the record is written last."""
-    spec = sample_frame(config, index)
+    spec = sample_frame(config, index, mesh_bounds=getattr(backend, "mesh_bounds", None))
     result = backend.render(spec)
+    result.rgb = apply_postfx(result.rgb, spec.postfx, spec.seed)
     t0 = time.perf_counter()
     stem = frame_stem(index)
     ext = "jpg" if config.render.image_format == "jpg" else "png"

@@ -25,6 +25,8 @@ class CameraSpec:
     resolution: tuple[int, int]  # width, height
     clip_start: float = 0.01
     clip_end: float = 1000.0
+    fstop: float | None = None  # depth of field off when None
+    focus_distance: float | None = None
 
     def rotation_camera_to_world(self) -> np.ndarray:
         """3x3 rotation whose columns are the Blender camera's x (right), y (up), z (backward) axes."""
@@ -86,6 +88,12 @@ class LightSpec:
 class WorldSpec:
     color: Vec3
     strength: float
+    type: str = "color"  # color | gradient | sky | image
+    zenith_color: Vec3 = (0.15, 0.3, 0.7)
+    sky: dict[str, float] = field(default_factory=dict)
+    image: str | None = None  # equirectangular environment (type image)
+    rotation_deg: float = 0.0
+    backplate: str | None = None  # flat image seen by the camera behind everything
 
 
 @dataclass
@@ -95,6 +103,7 @@ class TextureSpec:
     scale: float
     distortion: float
     bump: float
+    image: str | None = None  # type image
 
 
 @dataclass
@@ -121,6 +130,8 @@ class ObjectSpec:
     rotation_deg: Vec3
     scale: Vec3
     material: MaterialSpec
+    physics: str = "none"  # active | passive | none (rigid-body role when physics is on)
+    distractor: bool = False
 
     def structure_key(self) -> tuple[str | None, str | None]:
         """What needs new geometry when it changes (everything else is updated in place)."""
@@ -137,6 +148,8 @@ class FrameSpec:
     lights: list[LightSpec]
     world: WorldSpec
     objects: list[ObjectSpec] = field(default_factory=list)
+    postfx: dict[str, float] | None = None
+    physics: dict[str, float] | None = None  # rigid-body settings when objects are settled
 
     def labelled(self) -> list[ObjectSpec]:
         return [o for o in self.objects if o.instance_id > 0]

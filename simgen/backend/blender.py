@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import bpy  # must come first: bmesh and mathutils are provided by it
 
@@ -77,6 +78,7 @@ class BlenderBackend:
         self.device = configure_cycles(self.scene, render)
         self.camera = _new_camera(self.scene)
         self.world = _new_world(self.scene)
+        self._world_key: tuple[str, bool] | None = None
         self._objects: list[bpy.types.Object] = []
         self._structure: list[tuple[str | None, str | None]] | None = None
         self._texture_types: list[str | None] = []  # texture type each material graph was built for
@@ -99,12 +101,27 @@ class BlenderBackend:
         return result
 
     def apply(self, spec: FrameSpec) -> None:
-        """Make the live scene match ``spec`` (rebuilding only what changed structurally)."""
+        """Make the live scene match ``spec`` (rebuilding only what changed structurally).
+
+        With physics on, objects are first settled by the rigid-body simulation and ``spec`` is updated
+        in place with the resting poses, so the saved spec reproduces the rendered image.
+        """
         self._sync_objects(spec.objects)
+        if spec.physics:
+            settle_objects(self.scene, self._objects, spec)
+            self._sync_objects(spec.objects)
         self._sync_lights(spec.lights)
-        _apply_world(self.world, spec.world)
+        world_key = (spec.world.type, spec.world.backplate is not None)
+        if world_key != self._world_key:
+            build_world_nodes(self.world, *world_key)
+            self._world_key = world_key
+        apply_world(self.world, spec.world)
         _apply_camera(self.camera, spec.camera)
         self.scene.cycles.seed = spec.seed
+
+    def mesh_bounds(self, path: str) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+        """(center, half extents) of a mesh file's local bounding box, for collision-free placement."""
+        return self._meshes.bounds(path)
 
     def save_blend(self, path: str | Path) -> None:
         """Write the current scene as a .blend file (to inspect a frame in Blender's UI)."""
@@ -294,6 +311,10 @@ def _apply_camera(obj: bpy.types.Object, cam: CameraSpec) -> None:
     data.lens = cam.focal_length_mm
     data.shift_x = data.shift_y = 0.0
     data.clip_start, data.clip_end = cam.clip_start, cam.clip_end
+    data.dof.use_dof = cam.fstop is not None
+    if cam.fstop is not None:
+        data.dof.aperture_fstop = cam.fstop
+        data.dof.focus_distance = cam.focus_distance or 10.0
     obj.matrix_world = _pose_matrix(cam.location, cam.rotation_camera_to_world())
 
 
@@ -311,10 +332,84 @@ def _new_world(scene: bpy.types.Scene) -> bpy.types.World:
     return world
 
 
-def _apply_world(world: bpy.types.World, spec: WorldSpec) -> None:
-    background = world.node_tree.nodes["Background"]
+def build_world_nodes(world: bpy.types.World, world_type: str, backplate: bool) -> None:
+    """(Re)build the world graph for a world type; a backplate is shown to camera rays only."""
+    nodes, links = world.node_tree.nodes, world.node_tree.links
+    nodes.clear()
+    output = nodes.new("ShaderNodeOutputWorld")
+    background = nodes.new("ShaderNodeBackground")
+    background.name = "background"
+    coords = nodes.new("ShaderNodeTexCoord")
+    if world_type == "gradient":
+        split = nodes.new("ShaderNodeSeparateXYZ")
+        mix = nodes.new("ShaderNodeMix")
+        mix.name, mix.data_type = "gradient", "RGBA"
+        mix.clamp_factor = True
+        links.new(coords.outputs["Generated"], split.inputs["Vector"])
+        links.new(split.outputs["Z"], mix.inputs["Factor"])
+        links.new(mix.outputs["Result"], background.inputs["Color"])
+    elif world_type == "sky":
+        sky = nodes.new("ShaderNodeTexSky")
+        sky.name = "sky"
+        sky.sky_type = "MULTIPLE_SCATTERING"
+        links.new(sky.outputs["Color"], background.inputs["Color"])
+    elif world_type == "image":
+        mapping = nodes.new("ShaderNodeMapping")
+        mapping.name = "env_mapping"
+        env = nodes.new("ShaderNodeTexEnvironment")
+        env.name = "environment"
+        links.new(coords.outputs["Generated"], mapping.inputs["Vector"])
+        links.new(mapping.outputs["Vector"], env.inputs["Vector"])
+        links.new(env.outputs["Color"], background.inputs["Color"])
+    if not backplate:
+        links.new(background.outputs["Background"], output.inputs["Surface"])
+        return
+    plate = nodes.new("ShaderNodeTexImage")
+    plate.name = "backplate"
+    plate.extension = "EXTEND"
+    plate_emit = nodes.new("ShaderNodeBackground")
+    path = nodes.new("ShaderNodeLightPath")
+    mix = nodes.new("ShaderNodeMixShader")
+    links.new(coords.outputs["Window"], plate.inputs["Vector"])
+    links.new(plate.outputs["Color"], plate_emit.inputs["Color"])
+    links.new(path.outputs["Is Camera Ray"], mix.inputs["Fac"])
+    links.new(background.outputs["Background"], mix.inputs[1])
+    links.new(plate_emit.outputs["Background"], mix.inputs[2])
+    links.new(mix.outputs["Shader"], output.inputs["Surface"])
+
+
+def load_image(path: str, non_color: bool = False) -> bpy.types.Image:
+    """Load an image once per process (Blender caches by path)."""
+    try:
+        image = bpy.data.images.load(path, check_existing=True)
+    except RuntimeError as exc:
+        raise SimgenError(f"{path}: Blender cannot read this image: {exc}") from None
+    if non_color:
+        image.colorspace_settings.name = "Non-Color"
+    return image
+
+
+def apply_world(world: bpy.types.World, spec: WorldSpec) -> None:
+    nodes = world.node_tree.nodes
+    background = nodes["background"]
     background.inputs["Color"].default_value = (*spec.color, 1.0)
     background.inputs["Strength"].default_value = spec.strength
+    if spec.type == "gradient":
+        nodes["gradient"].inputs["A"].default_value = (*spec.color, 1.0)
+        nodes["gradient"].inputs["B"].default_value = (*spec.zenith_color, 1.0)
+    elif spec.type == "sky":
+        sky = nodes["sky"]
+        sky.sun_elevation = math.radians(spec.sky.get("sun_elevation", 30.0))
+        sky.sun_rotation = math.radians(spec.sky.get("sun_rotation", 0.0))
+        sky.sun_intensity = spec.sky.get("sun_intensity", 1.0)
+        sky.sun_size = math.radians(spec.sky.get("sun_size", 0.545))
+        sky.air_density = spec.sky.get("air_density", 1.0)
+        sky.aerosol_density = spec.sky.get("aerosol_density", 1.0)
+    elif spec.type == "image" and spec.image:
+        nodes["environment"].image = load_image(spec.image)
+        nodes["env_mapping"].inputs["Rotation"].default_value = (0.0, 0.0, math.radians(spec.rotation_deg))
+    if spec.backplate:
+        nodes["backplate"].image = load_image(spec.backplate)
 
 
 def _apply_light(obj: bpy.types.Object, light: LightSpec) -> None:
@@ -354,6 +449,22 @@ def build_material_nodes(material: bpy.types.Material, texture_type: str | None)
     links.new(bsdf.outputs["BSDF"], output.inputs["Surface"])
     if texture_type is None:
         return
+    if texture_type == "image":
+        coords = nodes.new("ShaderNodeTexCoord")
+        mapping = nodes.new("ShaderNodeMapping")
+        mapping.name = "mapping"
+        texture = nodes.new("ShaderNodeTexImage")
+        texture.name = "texture"
+        texture.projection = "BOX"  # no UVs needed: project from the object's own axes
+        texture.projection_blend = 0.2
+        bump = nodes.new("ShaderNodeBump")
+        bump.name = "bump"
+        links.new(coords.outputs["Object"], mapping.inputs["Vector"])
+        links.new(mapping.outputs["Vector"], texture.inputs["Vector"])
+        links.new(texture.outputs["Color"], bsdf.inputs["Base Color"])
+        links.new(texture.outputs["Color"], bump.inputs["Height"])
+        links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
+        return
     node_type, output_name = TEXTURE_NODES[texture_type]
     coords = nodes.new("ShaderNodeTexCoord")
     mapping = nodes.new("ShaderNodeMapping")
@@ -387,6 +498,11 @@ def apply_material(material: bpy.types.Material, spec: MaterialSpec) -> None:
     tex = spec.texture
     if tex is None:
         return
+    if tex.type == "image":
+        nodes["texture"].image = load_image(tex.image or "")
+        nodes["mapping"].inputs["Scale"].default_value = (tex.scale,) * 3
+        nodes["bump"].inputs["Strength"].default_value = tex.bump
+        return
     mix = nodes["mix"]
     mix.inputs["A"].default_value = color
     mix.inputs["B"].default_value = (*tex.color, 1.0)
@@ -408,6 +524,7 @@ class MeshLibrary:
     def __init__(self) -> None:
         self._meshes: dict[tuple[str | None, str | None], bpy.types.Mesh] = {}
         self._extent: dict[tuple[str | None, str | None], float] = {}
+        self._bounds: dict[tuple[str | None, str | None], tuple[tuple[float, ...], tuple[float, ...]]] = {}
 
     def get(self, spec: ObjectSpec) -> bpy.types.Mesh:
         key = spec.structure_key()
@@ -418,6 +535,22 @@ class MeshLibrary:
             self._meshes[key] = mesh
             dims = np.ptp(np.array([v.co for v in mesh.vertices]), axis=0) if mesh.vertices else np.ones(3)
             self._extent[key] = float(max(dims.max(), 1e-12))
+        return self._meshes[key]
+
+    def bounds(self, path: str) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+        """(center, half extents) of an imported mesh's bounding box in its own units."""
+        key = (None, path)
+        if key not in self._bounds:
+            mesh = self._meshes.get(key) or self._load(key)
+            co = np.array([v.co for v in mesh.vertices]) if mesh.vertices else np.zeros((1, 3))
+            lo, hi = co.min(axis=0), co.max(axis=0)
+            self._bounds[key] = (tuple((lo + hi) / 2), tuple((hi - lo) / 2))
+        return self._bounds[key]
+
+    def _load(self, key: tuple[str | None, str | None]) -> bpy.types.Mesh:
+        shape, path = key
+        self.get(ObjectSpec("probe", 0, None, 0, shape, path, None, (0, 0, 0), (0, 0, 0), (1, 1, 1),
+                            MaterialSpec((1, 1, 1), 0.5, 0.0, 0.0)))
         return self._meshes[key]
 
     def size_factor(self, spec: ObjectSpec) -> float:
@@ -516,3 +649,63 @@ def _import_mesh(path: str) -> bpy.types.Mesh:
         bpy.data.objects.remove(obj, do_unlink=True)
     mesh.materials.clear()
     return mesh
+
+
+# -- physics ----------------------------------------------------------------------------------------
+def settle_objects(scene: bpy.types.Scene, objects: list[bpy.types.Object], spec: FrameSpec) -> None:
+    """Drop the active objects onto the passive ones with Bullet and write the resting poses into spec.
+
+    The simulation runs from scratch for every image (same inputs → same result), then the rigid-body
+    world is switched off so the render sees plain transforms that equal the saved spec.
+    """
+    settings = spec.physics or {}
+    if scene.rigidbody_world is None:
+        with bpy.context.temp_override(scene=scene):
+            bpy.ops.rigidbody.world_add()
+    world = scene.rigidbody_world
+    if world.collection is None:
+        world.collection = bpy.data.collections.new("rigid_bodies")
+    world.enabled = True
+    world.substeps_per_frame = int(settings.get("substeps", 10))
+    world.solver_iterations = 20
+    frames = int(settings.get("frames", 80))
+    world.point_cache.frame_start, world.point_cache.frame_end = 1, frames + 1
+    scene.frame_start, scene.frame_end = 1, frames + 1
+    for obj, ospec in zip(objects, spec.objects, strict=True):
+        _set_rigid_body(world, obj, ospec.physics, settings)
+        if ospec.physics == "active":
+            obj.location.z += float(settings.get("drop_height", 0.05))
+    world.point_cache.frame_end = frames + 1
+    bpy.ops.ptcache.free_bake_all() if bpy.ops.ptcache.free_bake_all.poll() else None
+    scene.frame_set(1)
+    for frame in range(2, frames + 2):
+        scene.frame_set(frame)
+    for obj, ospec in zip(objects, spec.objects, strict=True):
+        if ospec.physics == "active":
+            matrix = obj.matrix_world.copy()
+            ospec.location = tuple(float(v) for v in matrix.to_translation())
+            ospec.rotation_deg = tuple(math.degrees(a) for a in matrix.to_euler("XYZ"))
+    world.enabled = False
+    scene.frame_set(1)
+
+
+def _set_rigid_body(
+    world: bpy.types.RigidBodyWorld, obj: bpy.types.Object, role: str, settings: dict[str, Any]
+) -> None:
+    in_world = obj.name in world.collection.objects
+    if role not in ("active", "passive"):
+        if in_world:
+            world.collection.objects.unlink(obj)
+        return
+    if not in_world:
+        world.collection.objects.link(obj)
+    if obj.rigid_body is None:
+        with bpy.context.temp_override(object=obj, active_object=obj, selected_objects=[obj]):
+            bpy.ops.rigidbody.object_add()
+    body = obj.rigid_body
+    body.type = "ACTIVE" if role == "active" else "PASSIVE"
+    body.collision_shape = "CONVEX_HULL" if role == "active" else "MESH"
+    body.friction = float(settings.get("friction", 0.6))
+    body.restitution = float(settings.get("bounciness", 0.1))
+    body.collision_margin = 0.001
+    body.use_margin = True

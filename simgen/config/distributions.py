@@ -17,18 +17,25 @@ each field its own random stream, so the schema never touches global random stat
 
 from __future__ import annotations
 
+import colorsys
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 T = TypeVar("T")
 
-DIST_KEYS = ("uniform", "normal", "loguniform", "randint", "choice")
+DIST_KEYS = ("uniform", "normal", "loguniform", "randint", "choice", "hsv", "kelvin", "yaw", "so3")
 
 
 class _Dist(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    per: Literal["instance", "image"] = Field(
+        "instance",
+        description="instance: every object instance draws its own value; image: all instances of the "
+        "object entry share one draw per image.",
+    )
 
     def sample(self, rng: np.random.Generator) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -135,6 +142,124 @@ class Choice(_Dist, Generic[T]):
         return self.choice[int(rng.choice(len(self.choice), p=p))]
 
 
+def srgb_to_linear(c: np.ndarray | float) -> np.ndarray:
+    """Display sRGB in [0, 1] → linear RGB (what Blender's shader colors expect)."""
+    c = np.asarray(c, dtype=float)
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def hex_to_linear(text: str) -> tuple[float, float, float]:
+    """'#rrggbb' (as seen on screen, sRGB) → linear RGB."""
+    digits = text.lstrip("#")
+    if len(digits) != 6 or any(ch not in "0123456789abcdefABCDEF" for ch in digits):
+        raise ValueError(f"expected a color like '#ff8800', found {text!r}")
+    rgb = srgb_to_linear(np.array([int(digits[i : i + 2], 16) / 255.0 for i in (0, 2, 4)]))
+    return (float(rgb[0]), float(rgb[1]), float(rgb[2]))
+
+
+def kelvin_to_linear(kelvin: float) -> tuple[float, float, float]:
+    """Blackbody color temperature → linear RGB scaled so the largest channel is 1.
+
+    Tanner Helland's fit of the CIE blackbody locus (valid 1000–40000 K), in sRGB, then linearized.
+    """
+    t = float(np.clip(kelvin, 1000.0, 40000.0)) / 100.0
+    if t <= 66:
+        r = 255.0
+        g = 99.4708025861 * np.log(t) - 161.1195681661
+        b = 0.0 if t <= 19 else 138.5177312231 * np.log(t - 10) - 305.0447927307
+    else:
+        r = 329.698727446 * (t - 60) ** -0.1332047592
+        g = 288.1221695283 * (t - 60) ** -0.0755148492
+        b = 255.0
+    rgb = srgb_to_linear(np.clip(np.array([r, g, b]) / 255.0, 0.0, 1.0))
+    rgb = rgb / rgb.max()
+    return (float(rgb[0]), float(rgb[1]), float(rgb[2]))
+
+
+class HSV(_Dist):
+    """A color drawn in HSV (display space, each channel a value or distribution in [0, 1])."""
+
+    hsv: tuple[Any, Any, Any]
+
+    @field_validator("hsv")
+    @classmethod
+    def _components(cls, value: tuple[Any, Any, Any]) -> tuple[Any, ...]:
+        return tuple(_as_float_value(c) for c in value)
+
+    def sample(self, rng: np.random.Generator) -> list[float]:
+        h, s, v = (float(sample_value(c, rng)) for c in self.hsv)
+        rgb = colorsys.hsv_to_rgb(h % 1.0, float(np.clip(s, 0, 1)), float(np.clip(v, 0, 1)))
+        return [float(x) for x in srgb_to_linear(np.array(rgb))]
+
+
+class Kelvin(_Dist):
+    """A light color as a blackbody temperature in Kelvin (value or distribution)."""
+
+    kelvin: Any
+
+    @field_validator("kelvin")
+    @classmethod
+    def _value(cls, value: Any) -> Any:
+        return _as_float_value(value)
+
+    def sample(self, rng: np.random.Generator) -> list[float]:
+        return list(kelvin_to_linear(float(sample_value(self.kelvin, rng))))
+
+
+def _as_float_value(raw: Any) -> Any:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(FloatValue).validate_python(raw)
+
+
+class Yaw(_Dist):
+    """Upright with a random heading: rotation about +Z only (degrees)."""
+
+    yaw: Any
+
+    @field_validator("yaw")
+    @classmethod
+    def _value(cls, value: Any) -> Any:
+        return _as_float_value(value)
+
+    def sample(self, rng: np.random.Generator) -> list[float]:
+        return [0.0, 0.0, float(sample_value(self.yaw, rng))]
+
+
+class SO3(_Dist):
+    """A uniformly random 3D rotation (Haar measure), returned as XYZ Euler degrees."""
+
+    so3: Literal[True] = True
+
+    def sample(self, rng: np.random.Generator) -> list[float]:
+        q = rng.normal(size=4)
+        q /= np.linalg.norm(q)
+        return [float(a) for a in matrix_to_euler_xyz(quaternion_to_matrix(q))]
+
+
+def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
+    w, x, y, z = q
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
+def matrix_to_euler_xyz(m: np.ndarray) -> np.ndarray:
+    """Inverse of R = Rz @ Ry @ Rx (Blender's XYZ Euler), in degrees."""
+    y = np.arcsin(np.clip(-m[2, 0], -1.0, 1.0))
+    if abs(m[2, 0]) < 0.999999:
+        x = np.arctan2(m[2, 1], m[2, 2])
+        z = np.arctan2(m[1, 0], m[0, 0])
+    else:  # gimbal lock: fold all of the remaining rotation into x
+        x = np.arctan2(-m[1, 2], m[1, 1])
+        z = 0.0
+    return np.rad2deg([x, y, z])
+
+
 def _tag(value: Any) -> str:
     """Route a raw value to its distribution model by its single distinguishing key."""
     if isinstance(value, _Dist):
@@ -146,6 +271,10 @@ def _tag(value: Any) -> str:
         return "unknown-distribution"
     if isinstance(value, list | tuple):
         return "vector"
+    if isinstance(value, str) and value.startswith("#"):
+        return "hex"
+    if value == "so3":
+        return "so3"
     return "const"
 
 
@@ -226,3 +355,58 @@ def literal_choice(*options: str) -> Any:
             custom_error_message=f"expected one of {list(options)} or {{choice: [...]}}",
         ),
     ]
+
+
+ColorValue = Annotated[
+    _union(
+        Annotated[tuple[FloatValue, FloatValue, FloatValue], Tag("vector")],
+        Annotated[str, Tag("hex")],
+        Annotated[Uniform, Tag("uniform")],
+        Annotated[Choice[tuple[float, float, float] | str], Tag("choice")],
+        Annotated[HSV, Tag("hsv")],
+        Annotated[Kelvin, Tag("kelvin")],
+    ),
+    Discriminator(
+        _tag,
+        custom_error_type="distribution",
+        custom_error_message=(
+            "expected a linear RGB color [r, g, b] (each a value or distribution), '#rrggbb', "
+            "{uniform: [[r,g,b], [r,g,b]]}, {choice: [...]}, {hsv: [h, s, v]} or {kelvin: K}"
+        ),
+    ),
+]
+"""A color: linear RGB triple, sRGB hex string, RGB/HSV ranges, choice, or blackbody temperature."""
+
+RotationValue = Annotated[
+    _union(
+        Annotated[tuple[FloatValue, FloatValue, FloatValue], Tag("vector")],
+        Annotated[Uniform, Tag("uniform")],
+        Annotated[Choice[tuple[float, float, float]], Tag("choice")],
+        Annotated[Yaw, Tag("yaw")],
+        Annotated[Literal["so3"], Tag("so3")],
+        Annotated[SO3, Tag("so3-dict")],
+    ),
+    Discriminator(
+        lambda v: "so3-dict" if isinstance(v, dict | SO3) and _tag(v) == "so3" else _tag(v),
+        custom_error_type="distribution",
+        custom_error_message=(
+            "expected XYZ Euler degrees [x, y, z] (each a value or distribution), {yaw: value} "
+            "(upright, random heading) or so3 (uniformly random rotation)"
+        ),
+    ),
+]
+"""A rotation: Euler ranges, upright-with-yaw, or uniformly random (SO(3))."""
+
+
+def sample_color(value: Any, rng: np.random.Generator) -> tuple[float, float, float]:
+    """A concrete linear RGB color from any ColorValue."""
+    drawn = sample_value(value, rng)
+    if isinstance(drawn, str):
+        return hex_to_linear(drawn)
+    return (float(drawn[0]), float(drawn[1]), float(drawn[2]))
+
+
+def sample_rotation(value: Any, rng: np.random.Generator) -> tuple[float, float, float]:
+    """Concrete XYZ Euler degrees from any RotationValue."""
+    drawn = SO3().sample(rng) if value == "so3" else sample_value(value, rng)
+    return (float(drawn[0]), float(drawn[1]), float(drawn[2]))

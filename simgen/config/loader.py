@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from simgen.config.schema import SceneConfig
+from simgen.config.distributions import Choice
+from simgen.config.schema import IMAGE_SUFFIXES, Material, SceneConfig
 from simgen.errors import ConfigError
 
 # Tags of the distribution unions: they show up in pydantic's error locations but are not config keys.
@@ -53,18 +54,50 @@ def validate_config(
 
 
 def resolve_asset_paths(config: SceneConfig, base_dir: Path, source: str | Path) -> None:
-    """Make mesh paths absolute (relative to the config file) and fail early on missing files."""
-    problems = []
+    """Make every referenced file absolute (relative to the config file) and fail early if missing."""
+    problems: list[str] = []
+
+    def resolve(value: str | None, field: str, folder_ok: bool = False) -> str | None:
+        if value is None:
+            return None
+        path = Path(value) if Path(value).is_absolute() else (base_dir / value).resolve()
+        if folder_ok and path.is_dir():
+            if not list_images(path):
+                problems.append(f"{field}: folder {value!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        elif not path.is_file():
+            problems.append(f"{field}: file not found: {value!r} (looked at {path})")
+        return str(path)
+
     for i, obj in enumerate(config.objects):
-        if obj.mesh is None:
-            continue
-        mesh = Path(obj.mesh)
-        resolved = mesh if mesh.is_absolute() else (base_dir / mesh).resolve()
-        if not resolved.is_file():
-            problems.append(f"objects[{i}].mesh: file not found: {obj.mesh!r} (looked at {resolved})")
-        obj.mesh = str(resolved)
+        obj.mesh = resolve(obj.mesh, f"objects[{i}].mesh")
+        for field, material in _materials(obj.material, f"objects[{i}].material"):
+            if material.texture is not None:
+                material.texture.images = resolve(material.texture.images, f"{field}.texture.images", True)
+    config.world.images = resolve(config.world.images, "world.images", True)
+    config.world.backplate = resolve(config.world.backplate, "world.backplate", True)
+    if config.distractors is not None:
+        d = config.distractors
+        d.meshes = [resolve(m, f"distractors.meshes[{k}]") or m for k, m in enumerate(d.meshes)]
+        for field, material in _materials(d.material, "distractors.material"):
+            if material.texture is not None:
+                material.texture.images = resolve(material.texture.images, f"{field}.texture.images", True)
     if problems:
         raise ConfigError(problems, source=source)
+
+
+def _materials(value: Material | Choice[Material], field: str) -> list[tuple[str, Material]]:
+    """The material, or every material of a pool, with its field path."""
+    if isinstance(value, Choice):
+        return [(f"{field}.choice[{k}]", m) for k, m in enumerate(value.choice)]
+    return [(field, value)]
+
+
+def list_images(path: str | Path) -> list[Path]:
+    """Image files directly in a folder (sorted, so choices are reproducible), or the file itself."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
 def apply_override(raw: dict[str, Any], override: str, source: str | Path = "<config>") -> None:
@@ -199,6 +232,10 @@ def config_hash(config: SceneConfig) -> str:
     for obj in data["objects"]:
         if obj.get("mesh"):
             obj["mesh"] = "sha256:" + _file_sha256(Path(obj["mesh"]))
+    if data.get("distractors"):
+        data["distractors"]["meshes"] = [
+            "sha256:" + _file_sha256(Path(m)) for m in data["distractors"]["meshes"]
+        ]
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -6,15 +6,25 @@ per image. Units: meters, degrees, watts (point/spot/area) or W/m² (sun), color
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
-from simgen.config.distributions import FloatValue, IntValue, Vec3Value, literal_choice
+from simgen.config.distributions import (
+    Choice,
+    ColorValue,
+    FloatValue,
+    IntValue,
+    RotationValue,
+    Vec3Value,
+    _tag,
+    literal_choice,
+)
 
 PRIMITIVES = ("cube", "sphere", "ico_sphere", "cylinder", "cone", "torus", "plane")
 MESH_SUFFIXES = (".obj", ".ply", ".stl", ".gltf", ".glb")
-TEXTURES = ("noise", "checker", "voronoi", "wave", "brick", "magic", "gradient")
+TEXTURES = ("noise", "checker", "voronoi", "wave", "brick", "magic", "gradient", "image")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".exr", ".hdr", ".tif", ".tiff")
 
 
 class StrictModel(BaseModel):
@@ -55,11 +65,36 @@ class RenderSection(StrictModel):
         return value
 
 
+class Orbit(StrictModel):
+    """Camera placement on a sphere around ``target`` (replaces ``camera.location``).
+
+    Azimuth 0° puts the camera on the -Y side looking towards +Y; elevation 90° looks straight down.
+    """
+
+    target: Vec3Value = (0.0, 0.0, 0.0)
+    distance: FloatValue = 5.0
+    elevation: FloatValue = Field(30.0, description="Degrees above the target's horizontal plane.")
+    azimuth: FloatValue = Field(0.0, description="Degrees, counter-clockwise seen from above.")
+
+
+class DepthOfField(StrictModel):
+    """Thin-lens depth of field, focused on the look-at point unless ``focus_distance`` is given."""
+
+    fstop: FloatValue = 2.8
+    focus_distance: FloatValue | None = Field(None, description="Meters; default: distance to look_at.")
+
+
 class CameraSection(StrictModel):
-    """A pinhole camera at ``location`` looking at ``look_at``; ``focal_length`` (mm) or ``fov`` (deg)."""
+    """A pinhole camera at ``location`` (or on an ``orbit``) looking at ``look_at``.
+
+    Lens: ``focal_length`` (mm) or ``fov`` (deg, horizontal).
+    """
 
     location: Vec3Value = (0.0, -4.0, 3.0)
-    look_at: Vec3Value = (0.0, 0.0, 0.0)
+    orbit: Orbit | None = Field(None, description="Sample the position on a sphere around a target.")
+    look_at: Vec3Value = Field((0.0, 0.0, 0.0), description="Ignored with orbit (orbit.target is used).")
+    look_at_jitter: Vec3Value = Field((0.0, 0.0, 0.0), description="Offset added to the look-at point.")
+    dof: DepthOfField | None = None
     roll: FloatValue = Field(0.0, description="Rotation about the viewing axis, degrees.")
     focal_length: FloatValue | None = Field(None, description="mm, with sensor_width; default 35 mm.")
     fov: FloatValue | None = Field(None, description="Horizontal field of view in degrees.")
@@ -81,18 +116,63 @@ class Light(StrictModel):
     location: Vec3Value = (2.0, -2.0, 4.0)
     look_at: Vec3Value = Field((0.0, 0.0, 0.0), description="Where sun, spot and area lights point.")
     power: FloatValue = 500.0
-    color: Vec3Value = (1.0, 1.0, 1.0)
+    color: ColorValue = (1.0, 1.0, 1.0)
     radius: FloatValue = Field(
         0.1, description="Soft-shadow size: point/spot radius, area side, sun angle (deg)."
     )
     spot_size: FloatValue = Field(45.0, description="Spot cone angle, degrees.")
 
 
-class World(StrictModel):
-    """The environment seen behind objects and lighting them."""
+class LightRig(StrictModel):
+    """Randomized lights on a shell around ``target`` (added to the fixed ``lights``)."""
 
-    color: Vec3Value = (0.05, 0.05, 0.05)
+    count: IntValue = 1
+    type: literal_choice("point", "sun", "spot", "area") = "area"  # type: ignore[valid-type]
+    power: FloatValue = 500.0
+    color: ColorValue = Field((1.0, 1.0, 1.0), description="e.g. {kelvin: {uniform: [2700, 7500]}}")
+    radius: FloatValue = 0.5
+    spot_size: FloatValue = 45.0
+    target: Vec3Value = (0.0, 0.0, 0.0)
+    distance: FloatValue = 5.0
+    elevation: FloatValue = Field(45.0, description="Degrees above the target's horizontal plane.")
+    azimuth: FloatValue = Field({"uniform": [0.0, 360.0]}, description="Degrees.")
+
+
+class Sky(StrictModel):
+    """Blender's physical sky texture (multiple scattering)."""
+
+    sun_elevation: FloatValue = Field(30.0, description="Degrees.")
+    sun_rotation: FloatValue = Field(0.0, description="Degrees about +Z.")
+    sun_intensity: FloatValue = 1.0
+    sun_size: FloatValue = Field(0.545, description="Angular diameter in degrees.")
+    air_density: FloatValue = 1.0
+    aerosol_density: FloatValue = 1.0
+
+
+class World(StrictModel):
+    """The environment seen behind objects and lighting them.
+
+    type: color (uniform), gradient (``color`` at the horizon to ``zenith_color`` overhead), sky
+    (Blender's sky texture), image (an equirectangular HDR/EXR/PNG/JPG chosen per image from ``images``).
+    ``backplate``: a flat photo shown behind the objects to the camera only (lighting still comes from
+    ``type``), chosen per image from a file or folder.
+    """
+
+    type: literal_choice("color", "gradient", "sky", "image") = "color"  # type: ignore[valid-type]
+    color: ColorValue = (0.05, 0.05, 0.05)
+    zenith_color: ColorValue = (0.15, 0.3, 0.7)
     strength: FloatValue = 1.0
+    sky: Sky = Field(default_factory=Sky)
+    images: str | None = Field(None, description="Equirectangular image file or folder (type: image).")
+    rotation: FloatValue = Field(0.0, description="Environment rotation about +Z, degrees.")
+    backplate: str | None = Field(None, description="Image file or folder shown behind objects.")
+
+    @model_validator(mode="after")
+    def _images_for_image_type(self) -> World:
+        types = self.type.choice if isinstance(self.type, Choice) else [self.type]
+        if "image" in types and not self.images:
+            raise ValueError("type image needs images: a file or folder of equirectangular images")
+        return self
 
 
 class Texture(StrictModel):
@@ -103,16 +183,57 @@ class Texture(StrictModel):
     scale: FloatValue = 5.0
     distortion: FloatValue = 0.0
     bump: FloatValue = Field(0.0, description="Bump strength from the same pattern (0 = flat).")
+    images: str | None = Field(None, description="type image: an image file or a folder to choose from.")
+
+    @model_validator(mode="after")
+    def _images_for_image_type(self) -> Texture:
+        types = self.type.choice if isinstance(self.type, Choice) else [self.type]
+        if "image" in types and not self.images:
+            raise ValueError("texture type image needs images: a file or folder of images")
+        return self
 
 
 class Material(StrictModel):
     """Principled BSDF parameters; ``emission`` > 0 makes the surface glow in its base color."""
 
-    base_color: Vec3Value = (0.8, 0.8, 0.8)
+    base_color: ColorValue = (0.8, 0.8, 0.8)
     roughness: FloatValue = 0.5
     metallic: FloatValue = 0.0
     emission: FloatValue = Field(0.0, description="Emission strength in the base color.")
     texture: Texture | None = None
+
+
+MaterialValue = Annotated[
+    Union[Annotated[Material, Tag("const")], Annotated[Choice[Material], Tag("choice")]],  # noqa: UP007
+    Discriminator(
+        lambda v: "choice" if _tag(v) == "choice" else "const",
+        custom_error_type="material",
+        custom_error_message="expected a material mapping or a pool {choice: [material, ...]}",
+    ),
+]
+
+
+class Placement(StrictModel):
+    """Where instances go: uniformly in a box, or in a disc (on the plane z = center z).
+
+    With ``rest_on`` the object's lowest point (after rotation) sits on the plane z = rest_on, and the
+    region's z is ignored. Instances with ``avoid_overlap`` never overlap (oriented-box test, bounded
+    retries, then a clear error).
+    """
+
+    region: Literal["box", "disc"] = "box"
+    min: tuple[float, float, float] = (-1.0, -1.0, 0.0)
+    max: tuple[float, float, float] = (1.0, 1.0, 0.0)
+    center: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    radius: float = Field(1.0, gt=0)
+    rest_on: float | None = Field(None, description="z of the supporting surface.")
+    avoid_overlap: bool = True
+
+    @model_validator(mode="after")
+    def _ordered_box(self) -> Placement:
+        if any(lo > hi for lo, hi in zip(self.min, self.max, strict=True)):
+            raise ValueError(f"placement box needs min <= max per axis, found min {self.min} max {self.max}")
+        return self
 
 
 class SceneObject(StrictModel):
@@ -129,9 +250,15 @@ class SceneObject(StrictModel):
         "meshes keep their own units when unset.",
     )
     location: Vec3Value = (0.0, 0.0, 0.0)
-    rotation: Vec3Value = Field((0.0, 0.0, 0.0), description="XYZ Euler angles in degrees.")
+    placement: Placement | None = Field(None, description="Sample the location in a region.")
+    rotation: RotationValue = Field(
+        (0.0, 0.0, 0.0), description="XYZ Euler degrees, {yaw: ...} (upright) or so3 (uniformly random)."
+    )
     scale: Vec3Value = (1.0, 1.0, 1.0)
-    material: Material = Field(default_factory=Material)
+    material: MaterialValue = Field(default_factory=Material)
+    physics: Literal["auto", "active", "passive", "none"] = Field(
+        "auto", description="Rigid-body role when physics is on; auto: active if placed, else passive."
+    )
 
     @model_validator(mode="after")
     def _shape_xor_mesh(self) -> SceneObject:
@@ -140,6 +267,64 @@ class SceneObject(StrictModel):
         if self.mesh is not None and not self.mesh.lower().endswith(MESH_SUFFIXES):
             raise ValueError(f"mesh must end in one of {list(MESH_SUFFIXES)}, found {self.mesh!r}")
         return self
+
+
+class Distractors(StrictModel):
+    """Unlabelled clutter: random shapes with random materials that occlude but are never annotated."""
+
+    count: IntValue = 0
+    shape: literal_choice(*PRIMITIVES) = Field(  # type: ignore[valid-type]
+        {"choice": ["cube", "sphere", "ico_sphere", "cylinder", "cone", "torus"]}
+    )
+    meshes: list[str] = Field(default_factory=list, description="Mesh files used instead of shapes.")
+    size: FloatValue = 0.3
+    placement: Placement = Field(default_factory=Placement)
+    rotation: RotationValue = "so3"
+    material: MaterialValue = Field(
+        default_factory=lambda: Material.model_validate(
+            {
+                "base_color": {"hsv": [{"uniform": [0, 1]}, {"uniform": [0.2, 1]}, {"uniform": [0.2, 1]}]},
+                "roughness": {"uniform": [0.1, 1.0]},
+                "texture": {
+                    "type": {"choice": ["noise", "checker", "voronoi", "wave", "brick", "magic"]},
+                    "color": {"uniform": [[0, 0, 0], [1, 1, 1]]},
+                    "scale": {"loguniform": [1, 30]},
+                },
+            }
+        )
+    )
+
+
+class Physics(StrictModel):
+    """Let placed objects fall and settle with Blender's rigid-body simulation before rendering."""
+
+    enabled: bool = True
+    drop_height: float = Field(0.05, ge=0, description="Lift before the drop, meters.")
+    frames: int = Field(80, ge=1, le=2000, description="Simulated frames at 24 fps.")
+    friction: float = Field(0.6, ge=0)
+    bounciness: float = Field(0.1, ge=0, le=1)
+    substeps: int = Field(10, ge=1)
+
+
+class PostEffects(StrictModel):
+    """Camera/sensor effects on the rendered 8-bit image (labels stay pixel-aligned)."""
+
+    noise: FloatValue = Field(0.0, description="Gaussian sensor noise std, in 8-bit levels.")
+    blur: FloatValue = Field(0.0, description="Gaussian blur sigma, pixels.")
+    jpeg_quality: IntValue | None = Field(None, description="Re-encode as JPEG at this quality (artifacts).")
+    brightness: FloatValue = Field(0.0, description="Added to all channels, in [−1, 1] of full scale.")
+    contrast: FloatValue = Field(1.0, description="Multiplies deviations from mid-gray.")
+    saturation: FloatValue = 1.0
+    hue_shift: FloatValue = Field(0.0, description="Degrees.")
+    white_balance: Vec3Value = Field((1.0, 1.0, 1.0), description="Per-channel RGB gains.")
+    vignette: FloatValue = Field(0.0, description="Corner darkening, 0 (none) to 1 (black corners).")
+
+
+class Layout(StrictModel):
+    """Placement search limits."""
+
+    max_tries: int = Field(200, ge=1, description="Attempts per instance before placement fails.")
+    gap: float = Field(0.0, ge=0, description="Minimum clearance between placed instances, meters.")
 
 
 class LabelPolicy(StrictModel):
@@ -169,6 +354,11 @@ class SceneConfig(StrictModel):
         None, description="Fixed category list (ids 1..N in this order); default: order of first use."
     )
     objects: list[SceneObject] = Field(min_length=1)
+    light_rig: LightRig | None = None
+    distractors: Distractors | None = None
+    physics: Physics | None = None
+    postfx: PostEffects | None = None
+    layout: Layout = Field(default_factory=Layout)
     labels: LabelPolicy = Field(default_factory=LabelPolicy)
     outputs: Outputs = Field(default_factory=Outputs)
 
