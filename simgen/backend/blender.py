@@ -32,6 +32,7 @@ from mathutils import Matrix
 from simgen.backend.result import RenderResult
 from simgen.config.schema import RenderSection
 from simgen.errors import SimgenError
+from simgen.geometry import ObjectGeometry
 from simgen.spec import (
     CameraSpec,
     FrameSpec,
@@ -118,6 +119,7 @@ class BlenderBackend:
         apply_world(self.world, spec.world)
         _apply_camera(self.camera, spec.camera)
         self.scene.cycles.seed = spec.seed
+        bpy.context.view_layer.update()  # matrix_world etc. now match the spec
 
     def mesh_bounds(self, path: str) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
         """(center, half extents) of a mesh file's local bounding box, for collision-free placement."""
@@ -129,6 +131,15 @@ class BlenderBackend:
 
     def close(self) -> None:
         shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def object_geometry(self, spec: FrameSpec) -> dict[int, ObjectGeometry]:
+        """World-space triangles of every labelled instance in the live scene (call after ``render``).
+
+        All mesh objects carrying an instance's pass index are merged into that one instance, so an
+        asset built from several parts is still one label. Triangles of unmodified meshes are cached
+        per mesh datablock; only the world transform is applied per frame.
+        """
+        return labelled_geometry(self.scene, self._objects, {o.instance_id for o in spec.labelled()})
 
     # -- scene sync ---------------------------------------------------------------------------------
     def _sync_objects(self, objects: list[ObjectSpec]) -> None:
@@ -709,3 +720,59 @@ def _set_rigid_body(
     body.restitution = float(settings.get("bounciness", 0.1))
     body.collision_margin = 0.001
     body.use_margin = True
+
+
+# -- label geometry (amodal masks, keypoints, pose) -------------------------------------------------
+_TRIANGLE_CACHE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def labelled_geometry(
+    scene: bpy.types.Scene, roots: list[bpy.types.Object], instance_ids: set[int]
+) -> dict[int, ObjectGeometry]:
+    """Merge the evaluated triangles of all mesh objects per pass index into one ObjectGeometry each.
+
+    The model frame of an instance is its configured object (one of ``roots``), else its first part.
+    """
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    parts: dict[int, list[bpy.types.Object]] = {}
+    for obj in scene.objects:
+        if obj.type == "MESH" and obj.pass_index in instance_ids and not obj.hide_render:
+            parts.setdefault(obj.pass_index, []).append(obj)
+    root_of = {obj.pass_index: obj for obj in roots if obj.pass_index in parts}
+    out = {}
+    for instance_id, objs in parts.items():
+        verts, tris, offset = [], [], 0
+        for obj in objs:
+            evaluated = obj.evaluated_get(depsgraph)
+            local, triangles = _object_triangles(evaluated)
+            world = np.array(evaluated.matrix_world, dtype=np.float64)
+            verts.append(local @ world[:3, :3].T + world[:3, 3])
+            tris.append(triangles + offset)
+            offset += len(local)
+        root = root_of.get(instance_id, objs[0]).evaluated_get(depsgraph)
+        out[instance_id] = ObjectGeometry(
+            vertices=np.concatenate(verts),
+            triangles=np.concatenate(tris),
+            model_to_world=np.array(root.matrix_world, dtype=np.float64),
+        )
+    return out
+
+
+def _object_triangles(evaluated: bpy.types.Object) -> tuple[np.ndarray, np.ndarray]:
+    """(local vertices N x 3, triangles M x 3) of an evaluated object; cached when it has no modifiers."""
+    original = evaluated.original
+    key = original.data.session_uid
+    if not original.modifiers and key in _TRIANGLE_CACHE:
+        return _TRIANGLE_CACHE[key]
+    mesh = evaluated.to_mesh()
+    try:
+        co = np.empty(len(mesh.vertices) * 3, dtype=np.float64)
+        mesh.vertices.foreach_get("co", co)
+        tris = np.empty(len(mesh.loop_triangles) * 3, dtype=np.int64)
+        mesh.loop_triangles.foreach_get("vertices", tris)
+    finally:
+        evaluated.to_mesh_clear()
+    result = (co.reshape(-1, 3), tris.reshape(-1, 3))
+    if not original.modifiers:
+        _TRIANGLE_CACHE[key] = result
+    return result
