@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the scene-config JSON Schema")
     schema.add_argument("--out", help="write to this file instead of stdout")
+    schema.add_argument("--markdown", action="store_true", help="the human-readable reference tables instead")
     schema.set_defaults(func=cmd_schema)
 
     preview = sub.add_parser("preview", help="contact sheet PNG: images with masks, boxes and names")
@@ -130,9 +131,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    from simgen.config.reference import reference_markdown
     from simgen.config.schema import SceneConfig
 
-    text = json.dumps(SceneConfig.model_json_schema(), indent=2)
+    text = reference_markdown() if args.markdown else json.dumps(SceneConfig.model_json_schema(), indent=2)
     if args.out:
         Path(args.out).write_text(text + "\n")
     else:

@@ -187,3 +187,11 @@ def test_cli_schema_is_json() -> None:
 
 def test_user_errors_share_one_base_class() -> None:
     assert issubclass(ConfigError, SimgenError)
+
+
+def test_config_reference_doc_is_generated_from_the_schema() -> None:
+    from simgen.config.reference import reference_markdown
+
+    doc = ROOT / "docs" / "config-reference.md"
+    regenerate = "regenerate it: simgen schema --markdown --out docs/config-reference.md"
+    assert doc.read_text() == reference_markdown() + "\n", regenerate
