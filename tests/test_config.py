@@ -37,7 +37,7 @@ def problems(tmp_path: Path, text: str, overrides: list[str] | None = None) -> s
     return str(info.value)
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "scenes").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((ROOT / "scenes").rglob("*.yaml")), ids=lambda p: p.name)
 def test_every_bundled_scene_validates(path: Path) -> None:
     config = load_config(path)
     assert config.objects and config.category_names()
