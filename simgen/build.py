@@ -7,7 +7,7 @@ Layout of an output folder::
     instances/000000.png uint16 instance ids (0 = background)       [outputs.instances]
     semantic/000000.png  uint16 category ids (0 = background)       [outputs.semantic]
     depth/000000.exr     float32 meters along the optical axis       [outputs.depth]
-    normals/000000.exr   float32 world-space normals                 [outputs.normals]
+    normals/000000.exr   float32 camera-space normals                [outputs.normals]
     records/000000.json  labels + sampled FrameSpec + timings; written last, so it marks the image done
     annotations.json     COCO, merged from the records once every image is done
     manifest.json        provenance: versions, device, config hash, per-image seed and timing
@@ -43,10 +43,10 @@ from simgen.fileio import (
     write_json_atomic,
     write_text_atomic,
 )
-from simgen.labels import ImageRecord, label_instances, semantic_map
+from simgen.labels import ImageRecord, annotate, camera_normals, semantic_map
 from simgen.postfx import apply_postfx
 from simgen.sampling import sample_frame
-from simgen.writers.coco import build_coco
+from simgen.writers.dataset import write_label_files
 
 
 @dataclass
@@ -136,9 +136,9 @@ def render_one(backend: Any, config: SceneConfig, index: int, out_dir: Path) -> 
         width=int(result.rgb.shape[1]),
         height=int(result.rgb.shape[0]),
         file_name=f"images/{stem}.{ext}",
-        instances=label_instances(result.instance_ids, spec, config.labels.min_visible_pixels),
         spec=spec.to_dict(),
     )
+    annotate(record, result, spec, config, backend)
     write_image_atomic(out_dir / record.file_name, result.rgb, config.render.jpeg_quality)
     outputs = config.outputs
     if outputs.instances:
@@ -152,11 +152,11 @@ def render_one(backend: Any, config: SceneConfig, index: int, out_dir: Path) -> 
         write_exr_atomic(out_dir / record.extra_files["depth"], {"Z": result.depth})
     if outputs.normals and result.normals is not None:
         record.extra_files["normals"] = f"normals/{stem}.exr"
-        n = result.normals
+        n = camera_normals(result.normals, spec.camera)
         write_exr_atomic(
             out_dir / record.extra_files["normals"], {"X": n[..., 0], "Y": n[..., 1], "Z": n[..., 2]}
         )
-    record.timings = {**result.timings, "label_write": time.perf_counter() - t0}
+    record.timings = {**result.timings, **record.timings, "label_write": time.perf_counter() - t0}
     write_json_atomic(record_path(out_dir, index), record.to_dict())
     return record
 
@@ -257,7 +257,7 @@ def merge_dataset(
     digest = config_digest or config_hash(config)
     info = {"scene": config.scene.name, "seed": config.scene.seed, "config_hash": digest}
     coco_path = out_dir / "annotations.json"
-    write_json_atomic(coco_path, build_coco(records, config.category_names(), info))
+    write_label_files(config, out_dir, records, info)
     write_json_atomic(out_dir / "manifest.json", _manifest(config, digest, records, device), indent=1)
     return coco_path
 

@@ -259,9 +259,7 @@ def _extent_canvas(uv: np.ndarray, width: int, height: int) -> Canvas:
     if ext_w * ext_h <= budget:
         return Canvas(float(lo[0]), float(lo[1]), ext_w, ext_h, 1.0)
     scale = float(np.sqrt(budget / (ext_w * ext_h)))
-    return Canvas(
-        float(lo[0]), float(lo[1]), max(1, int(ext_w * scale)), max(1, int(ext_h * scale)), scale
-    )
+    return Canvas(float(lo[0]), float(lo[1]), max(1, int(ext_w * scale)), max(1, int(ext_h * scale)), scale)
 
 
 def _image_part(ext: Canvas, width: int, height: int) -> Canvas:
@@ -326,9 +324,9 @@ def object_pose(geometry: ObjectGeometry, camera: CameraSpec) -> dict[str, list[
     r_m2c = w2c[:3, :3] @ rot
     t_m2c = w2c[:3, :3] @ trans + w2c[:3, 3]
     return {
-        "R": [float(v) for v in r_m2c.ravel()],
-        "t": [float(v) for v in t_m2c],
-        "scale": [float(v) for v in scale],
+        "R": [round(float(v), 9) for v in r_m2c.ravel()],
+        "t": [round(float(v), 9) for v in t_m2c],
+        "scale": [round(float(v), 9) for v in scale],
     }
 
 

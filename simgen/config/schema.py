@@ -328,9 +328,41 @@ class Layout(StrictModel):
 
 
 class LabelPolicy(StrictModel):
-    """Which instances become annotations."""
+    """Which instances become annotations, mirroring a real dataset's annotation rules (docs/labels.md)."""
 
-    min_visible_pixels: int = Field(1, ge=1, description="Drop instances with fewer visible pixels.")
+    min_visible_pixels: int = Field(
+        1, ge=1, description="Instances with fewer visible pixels are below threshold."
+    )
+    min_visibility: float = Field(
+        0.0, ge=0.0, le=1.0, description="Instances with a smaller visible/amodal fraction are below it."
+    )
+    below_threshold: Literal["drop", "ignore"] = Field(
+        "drop", description="drop: no annotation; ignore: keep it with iscrowd=1 and ignore=true."
+    )
+    amodal: bool = Field(True, description="Amodal masks/boxes, visibility and truncation per annotation.")
+    polygons: bool = Field(False, description="annotations.json segmentations as polygons instead of RLE.")
+    depth_tolerance: float = Field(
+        0.01,
+        gt=0.0,
+        le=1.0,
+        description="Relative depth margin (plus two pixel footprints) deciding occlusion of keypoints.",
+    )
+
+    @model_validator(mode="after")
+    def _visibility_needs_amodal(self) -> LabelPolicy:
+        if self.min_visibility > 0 and not self.amodal:
+            raise ValueError("min_visibility needs amodal: true (visibility = visible / amodal pixels)")
+        return self
+
+
+class Keypoint(StrictModel):
+    """A named 3D point in mesh-local coordinates (unit-size primitive or mesh file units, before scaling)."""
+
+    name: str = Field(min_length=1)
+    position: tuple[float, float, float]
+
+
+KeypointSet = Literal["bbox_corners"] | list[Keypoint]
 
 
 class Outputs(StrictModel):
@@ -339,7 +371,8 @@ class Outputs(StrictModel):
     instances: bool = Field(True, description="16-bit PNG instance-id map (0 = background).")
     semantic: bool = Field(True, description="16-bit PNG category-id map (0 = background).")
     depth: bool = Field(True, description="float32 EXR, meters along the optical axis (0 = background).")
-    normals: bool = Field(False, description="float32 EXR, world-space surface normals.")
+    normals: bool = Field(True, description="float32 EXR, camera-space (OpenCV axes) unit surface normals.")
+    pose: bool = Field(True, description="BOP-style bop/scene_camera.json, scene_gt.json, scene_gt_info.json")
 
 
 class SceneConfig(StrictModel):
@@ -360,7 +393,23 @@ class SceneConfig(StrictModel):
     postfx: PostEffects | None = None
     layout: Layout = Field(default_factory=Layout)
     labels: LabelPolicy = Field(default_factory=LabelPolicy)
+    keypoints: dict[str, KeypointSet] = Field(
+        default_factory=dict,
+        description="Per category: 3D keypoints in mesh-local coordinates, or bbox_corners (8 corners of "
+        "the mesh's local bounding box).",
+    )
     outputs: Outputs = Field(default_factory=Outputs)
+
+    @model_validator(mode="after")
+    def _keypoint_categories_known(self) -> SceneConfig:
+        unknown = sorted(set(self.keypoints) - set(self.category_names()))
+        if unknown:
+            raise ValueError(f"keypoints: categories {unknown} are not used by any object or listed")
+        for name, points in self.keypoints.items():
+            names = [] if isinstance(points, str) else [p.name for p in points]
+            if len(set(names)) != len(names):
+                raise ValueError(f"keypoints.{name}: duplicate keypoint names {names}")
+        return self
 
     @model_validator(mode="after")
     def _categories_known(self) -> SceneConfig:

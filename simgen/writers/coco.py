@@ -1,4 +1,9 @@
-"""COCO writer: ImageRecords → one ``annotations.json`` (RLE masks, tight boxes, pixel areas).
+"""COCO writer and reader: ImageRecords ↔ one ``annotations.json``.
+
+RLE masks by default, polygons on request (exact: ``simgen.polygons``). Besides the standard fields
+every annotation carries simgen's extra labels (amodal mask/box/area, visibility, truncation, occluded,
+ignore, keypoints, pose) and every image its camera, so reading the file back gives the same records:
+it is the lossless hub every other format is converted from.
 
 Image ids are the global image index and annotation ids are assigned in index order, so any set of
 shards merges into exactly the file a single-process build would have written.
@@ -6,47 +11,61 @@ shards merges into exactly the file a single-process build would have written.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from simgen import __version__
-from simgen.labels import ImageRecord
+from simgen.errors import SimgenError
+from simgen.labels import ImageRecord, InstanceLabel, decode_mask, encode_mask
+from simgen.polygons import mask_to_polygons, polygons_to_mask
+
+# optional per-annotation fields, written only when set (order = order in the file)
+EXTRA_FIELDS = (
+    "ignore",
+    "visibility",
+    "truncation",
+    "occluded",
+    "amodal_bbox",
+    "amodal_area",
+    "amodal_segmentation",
+    "keypoints",
+    "num_keypoints",
+    "pose",
+)
 
 
-def coco_categories(names: list[str]) -> list[dict[str, Any]]:
-    return [{"id": i + 1, "name": name, "supercategory": "object"} for i, name in enumerate(names)]
+def coco_categories(
+    names: list[str], keypoints: dict[str, tuple[list[str], list[list[int]]]] | None = None
+) -> list[dict[str, Any]]:
+    """Categories with ids 1..N; categories with keypoints get COCO ``keypoints`` and ``skeleton``."""
+    out = []
+    for i, name in enumerate(names):
+        entry: dict[str, Any] = {"id": i + 1, "name": name, "supercategory": "object"}
+        if keypoints and name in keypoints:
+            entry["keypoints"], entry["skeleton"] = keypoints[name]
+        out.append(entry)
+    return out
 
 
-def build_coco(records: Iterable[ImageRecord], categories: list[str], info: dict[str, Any]) -> dict[str, Any]:
+def build_coco(
+    records: Iterable[ImageRecord],
+    categories: list[str] | list[dict[str, Any]],
+    info: dict[str, Any],
+    polygons: bool = False,
+) -> dict[str, Any]:
     """A COCO dict; ``info`` carries provenance (config hash, seed, scene name).
 
     Deterministic: no timestamps (they live in manifest.json), so equal inputs give byte-equal files.
+    ``categories`` are names (ids 1..N) or ready COCO category dicts.
     """
     images, annotations = [], []
     for record in sorted(records, key=lambda r: r.index):
-        images.append(
-            {
-                "id": record.index,
-                "file_name": record.file_name,
-                "width": record.width,
-                "height": record.height,
-                "seed": record.seed,
-                **{f"{kind}_file": path for kind, path in sorted(record.extra_files.items())},
-            }
-        )
+        images.append(_image_entry(record))
         for inst in record.instances:
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": record.index,
-                    "category_id": inst.category_id,
-                    "bbox": inst.bbox,
-                    "area": inst.area,
-                    "segmentation": inst.segmentation,
-                    "iscrowd": inst.iscrowd,
-                    "instance_id": inst.instance_id,
-                }
-            )
+            annotations.append(_annotation(inst, record.index, len(annotations) + 1, polygons))
+    cats = [c if isinstance(c, dict) else None for c in categories]
     return {
         "info": {
             "description": f"simgen synthetic dataset: {info.get('scene', '')}",
@@ -55,7 +74,109 @@ def build_coco(records: Iterable[ImageRecord], categories: list[str], info: dict
             **info,
         },
         "licenses": [],
-        "categories": coco_categories(categories),
+        "categories": cats if all(cats) else coco_categories(list(categories)),  # type: ignore[arg-type]
         "images": images,
         "annotations": annotations,
     }
+
+
+def _image_entry(record: ImageRecord) -> dict[str, Any]:
+    entry = {
+        "id": record.index,
+        "file_name": record.file_name,
+        "width": record.width,
+        "height": record.height,
+        "seed": record.seed,
+        **{f"{kind}_file": path for kind, path in sorted(record.extra_files.items())},
+    }
+    if record.camera:
+        entry["camera"] = record.camera
+    return entry
+
+
+def _annotation(inst: InstanceLabel, image_id: int, ann_id: int, polygons: bool) -> dict[str, Any]:
+    ann: dict[str, Any] = {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": inst.category_id,
+        "bbox": inst.bbox,
+        "area": inst.area,
+        "segmentation": _segmentation(inst.segmentation, polygons and not inst.iscrowd),
+        "iscrowd": inst.iscrowd,
+        "instance_id": inst.instance_id,
+    }
+    for name in EXTRA_FIELDS:
+        value = getattr(inst, name)
+        unset = (name == "ignore" and not value) or (name == "num_keypoints" and not inst.keypoints)
+        if value is None or unset:
+            continue
+        ann[name] = _segmentation(value, polygons) if name == "amodal_segmentation" else value
+    return ann
+
+
+def _segmentation(rle: dict[str, Any], polygons: bool) -> Any:
+    if not rle:
+        return []
+    return mask_to_polygons(decode_mask(rle)) if polygons else rle
+
+
+# -- reading --------------------------------------------------------------------------------------
+def load_coco_json(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SimgenError(f"{path}: not a readable COCO json ({exc})") from None
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            raise SimgenError(f"{path}: not a COCO file (no '{key}' list)")
+    return data
+
+
+def records_from_coco(data: dict[str, Any]) -> list[ImageRecord]:
+    """ImageRecords from a COCO dict (simgen's or any other); polygons become RLE masks."""
+    names = {c["id"]: c["name"] for c in data["categories"]}
+    records: dict[int, ImageRecord] = {}
+    for image in data["images"]:
+        records[image["id"]] = ImageRecord(
+            index=image["id"],
+            seed=image.get("seed", 0),
+            width=image["width"],
+            height=image["height"],
+            file_name=image["file_name"],
+            extra_files={k[: -len("_file")]: v for k, v in image.items() if k.endswith("_file")},
+            camera=image.get("camera", {}),
+        )
+    for k, ann in enumerate(data["annotations"]):
+        record = records[ann["image_id"]]
+        inst = InstanceLabel(
+            instance_id=ann.get("instance_id", k + 1),
+            category_id=ann["category_id"],
+            category=names.get(ann["category_id"], ""),
+            bbox=list(ann["bbox"]),
+            area=ann["area"],
+            segmentation=to_rle(ann.get("segmentation"), record.height, record.width),
+            iscrowd=int(ann.get("iscrowd", 0)),
+        )
+        for name in EXTRA_FIELDS:
+            if name in ann:
+                value = ann[name]
+                if name == "amodal_segmentation":
+                    value = to_rle(value, record.height, record.width)
+                setattr(inst, name, bool(value) if name in ("ignore", "occluded") else value)
+        record.instances.append(inst)
+    return [records[i] for i in sorted(records)]
+
+
+def to_rle(segmentation: Any, height: int, width: int) -> dict[str, Any]:
+    """COCO segmentation in any form (RLE, uncompressed RLE, polygons, none) → compressed RLE or {}."""
+    if not segmentation:
+        return {}
+    if isinstance(segmentation, list):
+        return encode_mask(polygons_to_mask(segmentation, height, width))
+    if isinstance(segmentation.get("counts"), list):  # uncompressed RLE
+        from pycocotools import mask as mask_utils
+
+        rle = mask_utils.frPyObjects(segmentation, height, width)
+        return encode_mask(mask_utils.decode(rle).astype(bool))
+    return {"size": list(segmentation["size"]), "counts": segmentation["counts"]}

@@ -1,0 +1,256 @@
+"""``simgen audit``: check every annotation of a COCO dataset against its own masks and files.
+
+Each check is a rule from docs/labels.md; a violation names the file, the image, the annotation and what
+was expected vs found. Works on any COCO file; simgen's extra fields (amodal, visibility, keypoints,
+pose) are checked when present.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from simgen.errors import SimgenError
+from simgen.labels import decode_mask, tight_bbox
+from simgen.writers.coco import load_coco_json, to_rle
+
+MAX_LISTED = 200  # violations printed in full; the summary still counts all of them
+
+
+@dataclass
+class Violation:
+    check: str
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"[{self.check}] {self.where}: {self.message}"
+
+
+@dataclass
+class AuditReport:
+    path: Path
+    images: int = 0
+    annotations: int = 0
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def add(self, check: str, where: str, message: str) -> None:
+        self.violations.append(Violation(check, where, message))
+
+    def describe(self) -> str:
+        head = f"{self.path}: audited {self.images} image(s), {self.annotations} annotation(s): "
+        if self.ok:
+            return head + "all checks passed"
+        counts = Counter(v.check for v in self.violations)
+        summary = ", ".join(f"{k}={n}" for k, n in counts.items())
+        lines = [head + f"{len(self.violations)} violation(s) ({summary})"]
+        lines += [f"  {v}" for v in self.violations[:MAX_LISTED]]
+        if len(self.violations) > MAX_LISTED:
+            lines.append(f"  ... and {len(self.violations) - MAX_LISTED} more")
+        return "\n".join(lines)
+
+
+def audit_dataset(path: str | Path, check_files: bool = True) -> AuditReport:
+    """Audit a dataset folder (its annotations.json) or a COCO json file."""
+    path = Path(path)
+    json_path = path / "annotations.json" if path.is_dir() else path
+    if not json_path.is_file():
+        raise SimgenError(f"{json_path}: no annotations file to audit")
+    data = load_coco_json(json_path)
+    report = AuditReport(json_path, len(data["images"]), len(data["annotations"]))
+    root = json_path.parent
+    _check_ids(data, report)
+    categories = {c["id"]: c for c in data["categories"]}
+    images = {im["id"]: im for im in data["images"]}
+    by_image: dict[int, list[dict[str, Any]]] = {}
+    for ann in data["annotations"]:
+        where = f"annotation {ann.get('id')} (image {ann.get('image_id')})"
+        if ann.get("category_id") not in categories:
+            report.add("category", where, f"category_id {ann.get('category_id')} is not in categories")
+        if ann.get("image_id") not in images:
+            report.add("image_id", where, "refers to an image id that is not in images")
+            continue
+        by_image.setdefault(ann["image_id"], []).append(ann)
+    for image_id, image in images.items():
+        _audit_image(image, by_image.get(image_id, []), categories, root, report, check_files)
+    return report
+
+
+def _check_ids(data: dict[str, Any], report: AuditReport) -> None:
+    for key in ("images", "annotations", "categories"):
+        ids = Counter(item.get("id") for item in data[key])
+        dupes = sorted(str(i) for i, n in ids.items() if n > 1)
+        if dupes:
+            report.add("unique_ids", key, f"duplicate ids {', '.join(dupes[:20])}")
+
+
+def _audit_image(
+    image: dict[str, Any],
+    anns: list[dict[str, Any]],
+    categories: dict[int, dict[str, Any]],
+    root: Path,
+    report: AuditReport,
+    check_files: bool,
+) -> None:
+    name = f"image {image['id']} ({image.get('file_name')})"
+    height, width = int(image.get("height", 0)), int(image.get("width", 0))
+    if check_files:
+        _check_files(image, root, width, height, name, report)
+    instance_map = _instance_map(image, root) if check_files else None
+    owner = np.zeros((height, width), dtype=np.int64)  # annotation id owning each visible pixel
+    for ann in anns:
+        where = f"{name} annotation {ann.get('id')}"
+        mask = _decode(ann.get("segmentation"), height, width, "segmentation", where, report)
+        if mask is None:
+            continue
+        _check_box_and_area(ann, mask, where, report)
+        overlap = mask & (owner > 0)
+        if overlap.any():
+            others = sorted(set(owner[overlap].tolist()))
+            n = int(overlap.sum())
+            report.add("overlap", where, f"visible mask overlaps annotation(s) {others} on {n} px")
+        owner[mask & (owner == 0)] = ann.get("id", -1)
+        if instance_map is not None and "instance_id" in ann:
+            differ = int((mask != (instance_map == ann["instance_id"])).sum())
+            if differ:
+                report.add("instance_map", where, f"mask differs from the instance map on {differ} px")
+        _check_amodal(ann, mask, height, width, where, report)
+        _check_keypoints(ann, categories.get(ann.get("category_id"), {}), width, height, where, report)
+        _check_pose(ann, where, report)
+        if ann.get("ignore") and not ann.get("iscrowd"):
+            report.add("ignore", where, "ignore=true must come with iscrowd=1")
+
+
+def _check_files(
+    image: dict[str, Any], root: Path, width: int, height: int, name: str, report: AuditReport
+) -> None:
+    path = root / str(image.get("file_name", ""))
+    if not path.is_file():
+        report.add("image_file", name, f"image file missing: {path}")
+        return
+    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if pixels is None:
+        report.add("image_file", name, f"image file is not readable (corrupt or truncated?): {path}")
+    elif pixels.shape[:2] != (height, width):
+        found = f"{pixels.shape[1]}x{pixels.shape[0]}"
+        report.add("image_size", name, f"declared {width}x{height}, file {path.name} is {found}")
+    for key, rel in image.items():
+        if key.endswith("_file") and not (root / str(rel)).is_file():
+            report.add("image_file", name, f"{key} missing: {root / str(rel)}")
+
+
+def _instance_map(image: dict[str, Any], root: Path) -> np.ndarray | None:
+    rel = image.get("instances_file")
+    if not rel or not (root / rel).is_file():
+        return None
+    ids = cv2.imread(str(root / rel), cv2.IMREAD_UNCHANGED)
+    if ids is None or ids.shape[:2] != (image.get("height"), image.get("width")):
+        return None
+    return ids
+
+
+def _decode(seg: Any, height: int, width: int, field_name: str, where: str, report: AuditReport):
+    if not seg:
+        return None if seg is None else np.zeros((height, width), dtype=bool)
+    try:
+        if isinstance(seg, dict) and list(seg.get("size", [])) != [height, width]:
+            report.add("rle", where, f"{field_name} size {seg.get('size')} != image [{height}, {width}]")
+            return None
+        return decode_mask(to_rle(seg, height, width))
+    except Exception as exc:  # pycocotools raises assorted errors on corrupt RLE strings
+        report.add("rle", where, f"{field_name} does not decode: {exc}")
+        return None
+
+
+def _check_box_and_area(ann: dict[str, Any], mask: np.ndarray, where: str, report: AuditReport) -> None:
+    tight = tight_bbox(mask)
+    bbox = [round(float(v), 6) for v in ann.get("bbox", [])]
+    if bbox != [float(v) for v in tight]:
+        report.add("bbox", where, f"bbox {ann.get('bbox')} != tight bounds of its mask {tight}")
+    if ann.get("area") != int(mask.sum()):
+        report.add("area", where, f"area {ann.get('area')} != mask pixel count {int(mask.sum())}")
+    if not mask.any():
+        report.add("empty", where, "mask has no pixels")
+
+
+def _check_amodal(
+    ann: dict[str, Any], mask: np.ndarray, height: int, width: int, where: str, report: AuditReport
+) -> None:
+    if "amodal_segmentation" not in ann:
+        return
+    amodal = _decode(ann["amodal_segmentation"], height, width, "amodal_segmentation", where, report)
+    if amodal is None:
+        return
+    if (mask & ~amodal).any():
+        report.add("amodal", where, f"{int((mask & ~amodal).sum())} visible px are outside the amodal mask")
+    count = int(amodal.sum())
+    if ann.get("amodal_area") != count:
+        report.add("amodal", where, f"amodal_area {ann.get('amodal_area')} != pixel count {count}")
+    box = ann.get("amodal_bbox") or [0, 0, 0, 0]
+    tight = tight_bbox(amodal)
+    if amodal.any() and not _contains(box, tight):
+        report.add("amodal", where, f"amodal_bbox {box} does not contain the amodal mask's bounds {tight}")
+    visibility = ann.get("visibility")
+    expected = ann.get("area", 0) / max(int(amodal.sum()), 1)
+    if visibility is None or abs(visibility - expected) > 1e-5:
+        report.add("visibility", where, f"visibility {visibility} != area / amodal_area = {expected:.6f}")
+    if ann.get("occluded") != (int(amodal.sum()) > ann.get("area", 0)):
+        report.add("visibility", where, f"occluded={ann.get('occluded')} contradicts the masks")
+    truncation = ann.get("truncation")
+    if truncation is None or not 0.0 <= truncation <= 1.0:
+        report.add("truncation", where, f"truncation {truncation} outside [0, 1]")
+
+
+def _contains(outer: list[int], inner: list[int]) -> bool:
+    return (
+        outer[0] <= inner[0]
+        and outer[1] <= inner[1]
+        and outer[0] + outer[2] >= inner[0] + inner[2]
+        and outer[1] + outer[3] >= inner[1] + inner[3]
+    )
+
+
+def _check_keypoints(
+    ann: dict[str, Any], category: dict[str, Any], width: int, height: int, where: str, report: AuditReport
+) -> None:
+    if "keypoints" not in ann:
+        return
+    kps = ann["keypoints"]
+    names = category.get("keypoints", [])
+    if len(kps) != 3 * len(names):
+        report.add("keypoints", where, f"{len(kps) // 3} keypoints, category declares {len(names)}")
+        return
+    labelled = 0
+    for k in range(len(names)):
+        x, y, v = kps[3 * k : 3 * k + 3]
+        if v not in (0, 1, 2):
+            report.add("keypoints", where, f"{names[k]}: visibility flag {v} not in 0/1/2")
+        elif v == 0 and (x, y) != (0, 0):
+            report.add("keypoints", where, f"{names[k]}: v=0 must have x=y=0 (COCO), found ({x}, {y})")
+        elif v > 0 and not (0 <= x < width and 0 <= y < height):
+            report.add("keypoints", where, f"{names[k]}: marked v={v} but ({x}, {y}) is outside the image")
+        labelled += v > 0
+    if ann.get("num_keypoints", labelled) != labelled:
+        report.add("keypoints", where, f"num_keypoints {ann.get('num_keypoints')} != {labelled} labelled")
+
+
+def _check_pose(ann: dict[str, Any], where: str, report: AuditReport) -> None:
+    pose = ann.get("pose")
+    if pose is None:
+        return
+    rot = np.asarray(pose.get("R", []), dtype=float)
+    if rot.size != 9 or len(pose.get("t", [])) != 3:
+        report.add("pose", where, "pose needs R (9 values) and t (3 values)")
+        return
+    rot = rot.reshape(3, 3)
+    if not np.allclose(rot @ rot.T, np.eye(3), atol=1e-6) or np.linalg.det(rot) < 0:
+        report.add("pose", where, "pose R is not a rotation matrix")

@@ -1,0 +1,75 @@
+"""BOP-style pose files: ``scene_camera.json``, ``scene_gt.json`` and ``scene_gt_info.json``.
+
+Follows the BOP conventions (https://github.com/thodan/bop_toolkit/blob/master/docs/bop_datasets_format.md):
+keys are image ids as strings, rotations are row-major 3x3, translations are in millimeters, the
+camera is OpenCV's. ``obj_id`` is the category id. simgen's models are the configured meshes in their
+local coordinates scaled per instance, so each gt entry also carries ``scale`` (X_cam = R (scale ⊙ X) + t)
+and ``instance_id``. ``depth_scale`` converts the depth EXR (meters) to millimeters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simgen.fileio import write_json_atomic
+from simgen.labels import ImageRecord
+
+MM = 1000.0
+
+
+def bop_files(records: Iterable[ImageRecord]) -> dict[str, dict[str, Any]]:
+    """The three BOP json dicts, keyed by file name."""
+    camera, gt, info = {}, {}, {}
+    for record in sorted(records, key=lambda r: r.index):
+        key = str(record.index)
+        if record.camera:
+            w2c = np.asarray(record.camera["world_to_camera"], dtype=float)
+            camera[key] = {
+                "cam_K": _flat(record.camera["K"]),
+                "cam_R_w2c": _flat(w2c[:3, :3]),
+                "cam_t_w2c": _flat(w2c[:3, 3] * MM),
+                "depth_scale": MM,
+            }
+        posed = [inst for inst in record.instances if inst.pose is not None]
+        gt[key] = [
+            {
+                "obj_id": inst.category_id,
+                "cam_R_m2c": _flat(inst.pose["R"]),
+                "cam_t_m2c": _flat(np.asarray(inst.pose["t"]) * MM),
+                "scale": _flat(inst.pose["scale"]),
+                "instance_id": inst.instance_id,
+            }
+            for inst in posed
+            if inst.pose is not None
+        ]
+        info[key] = [_gt_info(inst) for inst in posed]
+    return {"scene_camera.json": camera, "scene_gt.json": gt, "scene_gt_info.json": info}
+
+
+def _gt_info(inst: Any) -> dict[str, Any]:
+    amodal_area = inst.amodal_area if inst.amodal_area is not None else inst.area
+    return {
+        "bbox_obj": inst.amodal_bbox if inst.amodal_bbox is not None else inst.bbox,
+        "bbox_visib": inst.bbox,
+        "px_count_all": amodal_area,
+        "px_count_valid": amodal_area,  # synthetic depth is valid everywhere
+        "px_count_visib": inst.area,
+        "visib_fract": inst.visibility if inst.visibility is not None else 1.0,
+        "truncation": inst.truncation if inst.truncation is not None else 0.0,
+        "instance_id": inst.instance_id,
+    }
+
+
+def _flat(values: Any) -> list[float]:
+    return [float(round(v, 9)) for v in np.asarray(values, dtype=float).ravel()]
+
+
+def write_bop(records: Iterable[ImageRecord], out_dir: str | Path) -> Path:
+    out_dir = Path(out_dir)
+    for name, data in bop_files(records).items():
+        write_json_atomic(out_dir / name, data, indent=None)
+    return out_dir
