@@ -26,6 +26,7 @@ from simgen.config.schema import (
 )
 from simgen.errors import SimgenError
 from simgen.placement import PRIMITIVE_BOUNDS, OrientedBox, boxes_overlap, oriented_box
+from simgen.rules import apply_category_rules
 from simgen.spec import (
     CameraSpec,
     FrameSpec,
@@ -103,7 +104,7 @@ def sample_frame(
     if config.light_rig is not None:
         lights += _sample_light_rig(config.light_rig, s)
     objects = _sample_objects(config, s, mesh_bounds)
-    return FrameSpec(
+    spec = FrameSpec(
         index=index,
         seed=image_seed(seed, index),
         camera=_sample_camera(config, s),
@@ -113,6 +114,8 @@ def sample_frame(
         postfx=_sample_postfx(config, s),
         physics=config.physics.model_dump() if config.physics and config.physics.enabled else None,
     )
+    apply_category_rules(spec, config.category_names())  # again after physics, in the build
+    return spec
 
 
 # -- camera, lights, world ------------------------------------------------------------------------
@@ -167,6 +170,7 @@ def _sample_camera(config: SceneConfig, s: Sampler) -> CameraSpec:
         clip_end=cam.clip_end,
         fstop=fstop,
         focus_distance=focus,
+        up=cam.up,
     )
 
 
@@ -253,6 +257,7 @@ def _sample_material(material: Material | Choice[Material], s: Sampler, p: str) 
         metallic=s.float(f"{p}.metallic", material.metallic),
         emission=s.float(f"{p}.emission", material.emission),
         texture=texture,
+        transmission=s.float(f"{p}.transmission", material.transmission),
     )
 
 
@@ -268,7 +273,11 @@ class _Layout:
         return not any(boxes_overlap(box, other, self.gap) for other in self.boxes)
 
 
-def _local_bounds(shape: str | None, mesh: str | None, mesh_bounds: MeshBounds | None) -> Bounds:
+def _local_bounds(
+    shape: str | None, mesh: str | None, mesh_bounds: MeshBounds | None, generated: bool = False
+) -> Bounds:
+    if generated:  # generators build meshes centered on the origin whose largest extent is 1
+        return ((0.0, 0.0, 0.0), (0.5, 0.5, 0.5))
     if shape is not None:
         return PRIMITIVE_BOUNDS[shape]
     if mesh_bounds is None:
@@ -331,7 +340,7 @@ def _sample_objects(config: SceneConfig, s: Sampler, mesh_bounds: MeshBounds | N
             raise SimgenError(f"objects[{i}].count: drew {count}, expected >= 0")
         for k in range(count):
             instance_id = 0
-            if obj.category:
+            if obj.category or obj.category_rule:
                 instance_id, next_instance = next_instance, next_instance + 1
             spec = _sample_object(
                 obj, s, f"objects[{i}]#{k}", f"{obj.name or obj.category or 'object'}.{i}.{k}"
@@ -348,7 +357,8 @@ def _sample_objects(config: SceneConfig, s: Sampler, mesh_bounds: MeshBounds | N
 
 def _sample_object(obj: SceneObject, s: Sampler, p: str, name: str) -> ObjectSpec:
     shape = None if obj.shape is None else str(s.value(f"{p}.shape", obj.shape))
-    size = obj.size if obj.size is not None else (1.0 if shape is not None else None)
+    size = obj.size if obj.size is not None else (1.0 if obj.mesh is None else None)
+    generator, extra_materials = _sample_generator(obj, s, p)
     return ObjectSpec(
         name=name,
         instance_id=0,
@@ -361,7 +371,33 @@ def _sample_object(obj: SceneObject, s: Sampler, p: str, name: str) -> ObjectSpe
         rotation_deg=s.rotation(f"{p}.rotation", obj.rotation),
         scale=s.vec3(f"{p}.scale", obj.scale),
         material=_sample_material(obj.material, s, f"{p}.material"),
+        generator=generator,
+        extra_materials=extra_materials,
+        category_rule=obj.category_rule,
     )
+
+
+def _sample_generator(
+    obj: SceneObject, s: Sampler, p: str
+) -> tuple[dict[str, Any] | None, list[MaterialSpec]]:
+    """Draw a generator's parameters; colored parts become extra material slots (e.g. die pips)."""
+    if obj.generator is None:
+        return None, []
+    params: dict[str, Any] = {
+        "type": obj.generator.type,
+        "seed": int(s.rng(f"{p}.generator.seed").integers(2**31)),
+    }
+    extra: list[MaterialSpec] = []
+    for name, value in obj.generator:
+        if name == "type":
+            continue
+        if name.endswith("_color"):
+            color = s.color(f"{p}.generator.{name}", value)
+            params[name] = list(color)
+            extra.append(MaterialSpec(base_color=color, roughness=0.5, metallic=0.0, emission=0.0))
+        else:
+            params[name] = s.float(f"{p}.generator.{name}", value)
+    return params, extra
 
 
 def _apply_placement(
@@ -375,7 +411,7 @@ def _apply_placement(
 ) -> None:
     if placement is None:
         return
-    bounds = _local_bounds(spec.shape, spec.mesh, mesh_bounds)
+    bounds = _local_bounds(spec.shape, spec.mesh, mesh_bounds, generated=spec.generator is not None)
     factor = 1.0
     if spec.size is not None:
         factor = spec.size / max(2 * max(bounds[1]), 1e-12)

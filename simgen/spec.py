@@ -27,10 +27,11 @@ class CameraSpec:
     clip_end: float = 1000.0
     fstop: float | None = None  # depth of field off when None
     focus_distance: float | None = None
+    up: Vec3 = (0.0, 0.0, 1.0)  # world direction that appears "up" in the image (before roll)
 
     def rotation_camera_to_world(self) -> np.ndarray:
         """3x3 rotation whose columns are the Blender camera's x (right), y (up), z (backward) axes."""
-        return look_at_rotation(np.asarray(self.location), np.asarray(self.look_at), self.roll_deg)
+        return look_at_rotation(np.asarray(self.location), np.asarray(self.look_at), self.roll_deg, self.up)
 
     def intrinsics(self) -> np.ndarray:
         """OpenCV 3x3 K for pixel coordinates whose pixel (0, 0) spans [0, 1) x [0, 1)."""
@@ -56,14 +57,22 @@ class CameraSpec:
         return uvw[:, :2] / uvw[:, 2:3]
 
 
-def look_at_rotation(eye: np.ndarray, target: np.ndarray, roll_deg: float = 0.0) -> np.ndarray:
-    """Rotation (camera→world) for a Blender camera/light at ``eye`` whose -Z axis points at ``target``."""
+def look_at_rotation(
+    eye: np.ndarray, target: np.ndarray, roll_deg: float = 0.0, up: Vec3 | np.ndarray = (0.0, 0.0, 1.0)
+) -> np.ndarray:
+    """Rotation (camera→world) for a Blender camera/light at ``eye`` whose -Z axis points at ``target``.
+
+    ``up`` is the world direction shown upwards in the image; a camera looking along it (e.g. straight
+    down with up = +Z) falls back to +Y so the result is always defined.
+    """
     forward = np.asarray(target, dtype=float) - np.asarray(eye, dtype=float)
     norm = np.linalg.norm(forward)
     if norm < 1e-9:
         raise ValueError(f"look_at target {tuple(target)} coincides with the position {tuple(eye)}")
     forward /= norm
-    world_up = np.array([0.0, 0.0, 1.0]) if abs(forward[2]) < 0.999 else np.array([0.0, 1.0, 0.0])
+    world_up = np.asarray(up, dtype=float) / np.linalg.norm(up)
+    if abs(forward @ world_up) > 0.999:
+        world_up = np.array([0.0, 1.0, 0.0]) if abs(forward[1]) < 0.999 else np.array([1.0, 0.0, 0.0])
     right = np.cross(forward, world_up)
     right /= np.linalg.norm(right)
     up = np.cross(right, forward)
@@ -113,6 +122,7 @@ class MaterialSpec:
     metallic: float
     emission: float
     texture: TextureSpec | None = None
+    transmission: float = 0.0
 
 
 @dataclass
@@ -132,10 +142,18 @@ class ObjectSpec:
     material: MaterialSpec
     physics: str = "none"  # active | passive | none (rigid-body role when physics is on)
     distractor: bool = False
+    generator: dict[str, Any] | None = None  # procedural object: {"type": "die", ...drawn parameters}
+    extra_materials: list[MaterialSpec] = field(default_factory=list)  # material slots 1.. (e.g. die pips)
+    category_rule: str | None = None  # e.g. die_face_up: category follows the final pose
 
-    def structure_key(self) -> tuple[str | None, str | None]:
+    def structure_key(self) -> tuple[Any, ...]:
         """What needs new geometry when it changes (everything else is updated in place)."""
-        return (self.shape, self.mesh)
+        if self.generator is None:
+            return (self.shape, self.mesh)
+        from simgen.config.generators import GEOMETRY_PARAMS
+
+        params = GEOMETRY_PARAMS[self.generator["type"]]
+        return ("generator", self.generator["type"], *(round(float(self.generator[p]), 6) for p in params))
 
 
 @dataclass

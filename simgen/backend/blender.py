@@ -29,6 +29,7 @@ import numpy as np
 import OpenEXR
 from mathutils import Matrix
 
+from simgen.backend.generators import build_generator_mesh
 from simgen.backend.result import RenderResult
 from simgen.config.schema import RenderSection
 from simgen.errors import SimgenError
@@ -82,7 +83,8 @@ class BlenderBackend:
         self._world_key: tuple[str, bool] | None = None
         self._objects: list[bpy.types.Object] = []
         self._structure: list[tuple[str | None, str | None]] | None = None
-        self._texture_types: list[str | None] = []  # texture type each material graph was built for
+        # texture type each material graph was built for, per (object index, material slot)
+        self._texture_types: dict[tuple[int, int], str | None] = {}
         self._lights: list[bpy.types.Object] = []
         self._meshes = MeshLibrary()
         base = scratch_dir or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
@@ -146,12 +148,13 @@ class BlenderBackend:
         structure = [o.structure_key() for o in objects]
         if structure != self._structure:
             for obj in self._objects:
-                material = obj.material_slots[0].material if obj.material_slots else None
+                materials = [slot.material for slot in obj.material_slots if slot.material is not None]
                 bpy.data.objects.remove(obj, do_unlink=True)
-                if material is not None:
+                for material in materials:
                     bpy.data.materials.remove(material)
+            self._meshes.purge_unused()
             self._objects = [self._new_object(o) for o in objects]
-            self._texture_types = [_UNBUILT] * len(objects)
+            self._texture_types = {}
             self._structure = structure
         for i, (obj, spec) in enumerate(zip(self._objects, objects, strict=True)):
             obj.name = spec.name
@@ -161,20 +164,25 @@ class BlenderBackend:
             obj.rotation_mode = "XYZ"
             obj.rotation_euler = [math.radians(a) for a in spec.rotation_deg]
             obj.scale = [s * factor for s in spec.scale]
-            texture_type = spec.material.texture.type if spec.material.texture else None
-            material = obj.material_slots[0].material
-            if texture_type != self._texture_types[i]:
-                build_material_nodes(material, texture_type)
-                self._texture_types[i] = texture_type
-            apply_material(material, spec.material)
+            for slot_index, slot in enumerate(obj.material_slots):
+                extra = spec.extra_materials
+                wanted = extra[slot_index - 1] if 0 < slot_index <= len(extra) else spec.material
+                self._sync_material(slot.material, wanted, (i, slot_index))
+
+    def _sync_material(self, material: bpy.types.Material, spec: MaterialSpec, key: tuple[int, int]) -> None:
+        texture_type = spec.texture.type if spec.texture else None
+        if self._texture_types.get(key, _UNBUILT) != texture_type:
+            build_material_nodes(material, texture_type)
+            self._texture_types[key] = texture_type
+        apply_material(material, spec)
 
     def _new_object(self, spec: ObjectSpec) -> bpy.types.Object:
         mesh = self._meshes.get(spec)
         obj = bpy.data.objects.new(spec.name, mesh)
         self.scene.collection.objects.link(obj)
-        slot = obj.material_slots[0]
-        slot.link = "OBJECT"  # instances share geometry but each gets its own material
-        slot.material = bpy.data.materials.new(f"{spec.name}.material")
+        for k, slot in enumerate(obj.material_slots):
+            slot.link = "OBJECT"  # instances share geometry but each gets its own materials
+            slot.material = bpy.data.materials.new(f"{spec.name}.material.{k}")
         return obj
 
     def _sync_lights(self, lights: list[LightSpec]) -> None:
@@ -505,6 +513,7 @@ def apply_material(material: bpy.types.Material, spec: MaterialSpec) -> None:
     bsdf.inputs["Metallic"].default_value = spec.metallic
     bsdf.inputs["Emission Color"].default_value = color
     bsdf.inputs["Emission Strength"].default_value = spec.emission
+    bsdf.inputs["Transmission Weight"].default_value = spec.transmission
     material.diffuse_color = color  # viewport color, handy when inspecting a saved .blend
     tex = spec.texture
     if tex is None:
@@ -540,13 +549,26 @@ class MeshLibrary:
     def get(self, spec: ObjectSpec) -> bpy.types.Mesh:
         key = spec.structure_key()
         if key not in self._meshes:
-            mesh = _primitive_mesh(spec.shape) if spec.shape else _import_mesh(spec.mesh or "")
+            if spec.generator is not None:
+                mesh = build_generator_mesh(spec.generator)
+            elif spec.shape:
+                mesh = _primitive_mesh(spec.shape)
+            else:
+                mesh = _import_mesh(spec.mesh or "")
             if not mesh.materials:
                 mesh.materials.append(None)
             self._meshes[key] = mesh
             dims = np.ptp(np.array([v.co for v in mesh.vertices]), axis=0) if mesh.vertices else np.ones(3)
             self._extent[key] = float(max(dims.max(), 1e-12))
         return self._meshes[key]
+
+    def purge_unused(self) -> None:
+        """Free generated meshes no object uses any more (every drawn die/fruit is a new mesh)."""
+        for key, mesh in list(self._meshes.items()):
+            if key[0] == "generator" and mesh.users == 0:
+                bpy.data.meshes.remove(mesh)
+                del self._meshes[key]
+                self._extent.pop(key, None)
 
     def bounds(self, path: str) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
         """(center, half extents) of an imported mesh's bounding box in its own units."""
@@ -723,7 +745,8 @@ def _set_rigid_body(
 
 
 # -- label geometry (amodal masks, keypoints, pose) -------------------------------------------------
-_TRIANGLE_CACHE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+_TRIANGLE_CACHE: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # insertion-ordered: oldest first
+_TRIANGLE_CACHE_SIZE = 256  # generated meshes are new datablocks every image: keep the cache bounded
 
 
 def labelled_geometry(
@@ -775,4 +798,6 @@ def _object_triangles(evaluated: bpy.types.Object) -> tuple[np.ndarray, np.ndarr
     result = (co.reshape(-1, 3), tris.reshape(-1, 3))
     if not original.modifiers:
         _TRIANGLE_CACHE[key] = result
+        while len(_TRIANGLE_CACHE) > _TRIANGLE_CACHE_SIZE:
+            del _TRIANGLE_CACHE[next(iter(_TRIANGLE_CACHE))]
     return result

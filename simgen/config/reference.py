@@ -100,7 +100,7 @@ def _models(root: type[BaseModel]) -> list[type[BaseModel]]:
 
 def _nested_models(annotation: Any) -> list[type[BaseModel]]:
     found = []
-    if isinstance(annotation, type) and issubclass(annotation, s.StrictModel):
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel) and not _is_distribution(annotation):
         found.append(annotation)
     for arg in typing.get_args(annotation):
         found += _nested_models(arg)

@@ -20,10 +20,13 @@ from simgen.config.distributions import (
     _tag,
     literal_choice,
 )
+from simgen.config.generators import Generator
 
 PRIMITIVES = ("cube", "sphere", "ico_sphere", "cylinder", "cone", "torus", "plane")
 MESH_SUFFIXES = (".obj", ".ply", ".stl", ".gltf", ".glb")
 TEXTURES = ("noise", "checker", "voronoi", "wave", "brick", "magic", "gradient", "image")
+RULE_CATEGORIES = {"die_face_up": ["one", "two", "three", "four", "five", "six"]}
+"""Categories a category_rule can produce."""
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".exr", ".hdr", ".tif", ".tiff")
 
 
@@ -94,6 +97,9 @@ class CameraSection(StrictModel):
     orbit: Orbit | None = Field(None, description="Sample the position on a sphere around a target.")
     look_at: Vec3Value = Field((0.0, 0.0, 0.0), description="Ignored with orbit (orbit.target is used).")
     look_at_jitter: Vec3Value = Field((0.0, 0.0, 0.0), description="Offset added to the look-at point.")
+    up: tuple[float, float, float] = Field(
+        (0.0, 0.0, 1.0), description="World direction shown upwards in the image; [0, 1, 0] for top-down views."
+    )
     dof: DepthOfField | None = None
     roll: FloatValue = Field(0.0, description="Rotation about the viewing axis, degrees.")
     focal_length: FloatValue | None = Field(None, description="mm, with sensor_width; default 35 mm.")
@@ -179,7 +185,7 @@ class Texture(StrictModel):
     """A procedural texture that blends the base color with ``color`` (Blender shader nodes)."""
 
     type: literal_choice(*TEXTURES)  # type: ignore[valid-type]
-    color: Vec3Value = Field((0.1, 0.1, 0.1), description="Second color, mixed in by the texture pattern.")
+    color: ColorValue = Field((0.1, 0.1, 0.1), description="Second color, mixed in by the texture pattern.")
     scale: FloatValue = 5.0
     distortion: FloatValue = 0.0
     bump: FloatValue = Field(0.0, description="Bump strength from the same pattern (0 = flat).")
@@ -200,6 +206,7 @@ class Material(StrictModel):
     roughness: FloatValue = 0.5
     metallic: FloatValue = 0.0
     emission: FloatValue = Field(0.0, description="Emission strength in the base color.")
+    transmission: FloatValue = Field(0.0, description="0 opaque .. 1 glass-like (translucent dice, bottles).")
     texture: Texture | None = None
 
 
@@ -243,6 +250,10 @@ class SceneObject(StrictModel):
     category: str | None = Field(None, description="Category name; objects without one are not labelled.")
     shape: literal_choice(*PRIMITIVES) | None = None  # type: ignore[valid-type]
     mesh: str | None = Field(None, description="Path to OBJ/PLY/STL/glTF/GLB, relative to the config file.")
+    generator: Generator | None = Field(None, description="A procedural object: die, fruit, traffic_cone...")
+    category_rule: Literal["die_face_up"] | None = Field(
+        None, description="Category from the final pose: die_face_up → one..six, the face pointing to +Z."
+    )
     count: IntValue = Field(1, description="Number of instances; each samples its own parameters.")
     size: FloatValue | None = Field(
         None,
@@ -262,8 +273,10 @@ class SceneObject(StrictModel):
 
     @model_validator(mode="after")
     def _shape_xor_mesh(self) -> SceneObject:
-        if (self.shape is None) == (self.mesh is None):
-            raise ValueError("give exactly one of shape (a primitive) or mesh (a file path)")
+        if sum(x is not None for x in (self.shape, self.mesh, self.generator)) != 1:
+            raise ValueError("give exactly one of shape (a primitive), mesh (a file path) or generator")
+        if self.category_rule is not None and self.category is not None:
+            raise ValueError("give either category or category_rule, not both")
         if self.mesh is not None and not self.mesh.lower().endswith(MESH_SUFFIXES):
             raise ValueError(f"mesh must end in one of {list(MESH_SUFFIXES)}, found {self.mesh!r}")
         return self
@@ -416,7 +429,9 @@ class SceneConfig(StrictModel):
         if self.categories is not None:
             if len(set(self.categories)) != len(self.categories):
                 raise ValueError(f"categories has duplicates: {self.categories}")
-            unknown = sorted({o.category for o in self.objects if o.category} - set(self.categories))
+            used = {o.category for o in self.objects if o.category}
+            used |= {n for o in self.objects for n in RULE_CATEGORIES.get(o.category_rule or "", [])}
+            unknown = sorted(used - set(self.categories))
             if unknown:
                 raise ValueError(f"objects use categories not listed in categories: {unknown}")
         return self
@@ -427,6 +442,7 @@ class SceneConfig(StrictModel):
             return list(self.categories)
         names: list[str] = []
         for obj in self.objects:
-            if obj.category and obj.category not in names:
-                names.append(obj.category)
+            for name in [obj.category] if obj.category else RULE_CATEGORIES.get(obj.category_rule or "", []):
+                if name not in names:
+                    names.append(name)
         return names

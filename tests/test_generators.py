@@ -1,0 +1,93 @@
+"""Procedural objects and pose-derived labels: a die's category is the face pointing up."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from conftest import make_config
+
+from simgen.config.distributions import matrix_to_euler_xyz
+from simgen.rules import die_face_up
+from simgen.sampling import sample_frame
+from simgen.spec import euler_xyz_to_matrix
+
+# rotations (XYZ Euler degrees) that bring each face of the die to the top
+FACE_UP_ROTATIONS = {
+    1: (0, 0, 0),
+    6: (180, 0, 0),
+    2: (0, -90, 0),
+    5: (0, 90, 0),
+    3: (90, 0, 0),
+    4: (-90, 0, 0),
+}
+
+
+@pytest.mark.parametrize(("face", "rotation"), FACE_UP_ROTATIONS.items())
+def test_die_face_up_rule(face: int, rotation) -> None:
+    assert die_face_up(rotation) == face
+    tilted = (rotation[0] + 12, rotation[1] - 9, rotation[2] + 133)  # resting slightly tilted, any heading
+    assert die_face_up(tilted) == face
+
+
+def test_opposite_faces_sum_to_seven() -> None:
+    flip = euler_xyz_to_matrix((180, 0, 0))  # turn the die upside down about the world X axis
+    for face, rotation in FACE_UP_ROTATIONS.items():
+        flipped = matrix_to_euler_xyz(flip @ euler_xyz_to_matrix(rotation))
+        assert face + die_face_up(tuple(flipped)) == 7
+
+
+def die_config(rotation, yaw: float = 0.0):
+    return make_config(
+        render={"resolution": [128, 128], "samples": 4, "view_transform": "Standard"},
+        camera={"location": [0, 0, 3], "look_at": [0, 0, 0], "fov": 25, "up": [0, 1, 0]},
+        lights=[{"type": "sun", "location": [0, 0, 5], "power": 3.0}],
+        world={"color": [0.5, 0.5, 0.5], "strength": 1.0},
+        objects=[
+            {
+                "generator": {"type": "die", "pip_color": "#000000", "pip_radius": 0.09},
+                "category_rule": "die_face_up",
+                "size": 1.0,
+                "rotation": [rotation[0], rotation[1], rotation[2] + yaw],
+                "material": {"base_color": [0.9, 0.9, 0.9], "roughness": 0.8},
+            }
+        ],
+    )
+
+
+@pytest.mark.blender
+@pytest.mark.parametrize("face", [1, 2, 3, 4, 5, 6])
+def test_rendered_pips_on_top_match_the_label(blender, face: int) -> None:
+    """Count the dark pips seen from straight above: it must equal the category's number."""
+    config = die_config(FACE_UP_ROTATIONS[face], yaw=17.0)
+    spec = sample_frame(config, 0)
+    assert spec.objects[0].category == ["one", "two", "three", "four", "five", "six"][face - 1]
+    result = blender.BlenderBackend(config.render).render(spec)
+    die = result.instance_ids == 1
+    gray = result.rgb.mean(axis=2)
+    body = np.median(gray[die])
+    dark = ((gray < 0.6 * body) & die).astype(np.uint8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(dark)
+    pips = [s for s in stats[1:] if s[cv2.CC_STAT_AREA] >= 20]
+    assert len(pips) == face
+
+
+@pytest.mark.blender
+def test_generators_build_unit_size_meshes(blender) -> None:
+    for generator in (
+        {"type": "die"},
+        {"type": "fruit", "elongation": 1.6, "wrinkles": 0.03, "stem": 0.2},
+        {"type": "traffic_cone"},
+        {"type": "inflatable_cube", "puff": 0.5},
+    ):
+        config = make_config(
+            camera={"location": [0, -4, 0], "look_at": [0, 0, 0]},
+            objects=[{"generator": generator, "category": "thing", "size": 1.0}],
+        )
+        backend = blender.BlenderBackend(config.render)
+        spec = sample_frame(config, 0)
+        backend.apply(spec)
+        obj = backend._objects[0]
+        corners = np.array([obj.matrix_world @ __import__("mathutils").Vector(c) for c in obj.bound_box])
+        assert np.ptp(corners, axis=0).max() == pytest.approx(1.0, abs=1e-3), generator
+        assert len(backend.render(spec).instance_ids.nonzero()[0]) > 100
