@@ -13,18 +13,26 @@ Layout of an output folder::
     manifest.json        provenance: versions, device, config hash, per-image seed and timing
 
 Every file is written atomically, so a killed build can simply be run again: images whose record and
-files are complete are skipped, anything else is rendered again.
+files are complete are skipped, anything else is rendered again. Several shards may write into one folder
+at once: each renders its own indices, and whichever finds every image done writes annotations.json
+(atomically; the content is a pure function of the records, so concurrent merges write the same bytes).
+Multi-machine runners (Ray) live in ``simgen.farm``; they plug in through ``build_dataset(runner=...)``.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import contextlib
+import itertools
 import json
 import multiprocessing as mp
 import os
 import platform
+import socket
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,9 +45,12 @@ from simgen.config.loader import config_hash, config_to_dict, dump_config_yaml
 from simgen.config.schema import SceneConfig
 from simgen.errors import SimgenError
 from simgen.fileio import (
+    encode_exr,
+    encode_image,
+    exr_file_is_complete,
     image_file_is_complete,
-    write_exr_atomic,
-    write_image_atomic,
+    is_temp_name,
+    write_bytes_atomic,
     write_json_atomic,
     write_text_atomic,
 )
@@ -62,6 +73,7 @@ class BuildSummary:
     coco_path: Path | None = None
     device: str = ""
     per_image: list[dict[str, Any]] = field(default_factory=list)
+    missing: int = 0  # images of the whole dataset not done yet (rendered by other shards, or failed)
 
     @property
     def seconds_per_image(self) -> float:
@@ -78,7 +90,13 @@ class BuildSummary:
                 f"{self.seconds_per_image:.2f} s/image wall ({self.device}); labels+writing "
                 f"= {100 * share:.1f}% of render time"
             )
-        lines.append(f"COCO: {self.coco_path}" if self.coco_path else "COCO: not merged yet (images missing)")
+        if self.coco_path:
+            lines.append(f"COCO: {self.coco_path}")
+        else:
+            lines.append(
+                f"COCO: not written yet: {self.missing} image(s) of the dataset are not done "
+                f"(other shards?); the last shard writes it, or run `simgen merge {self.out_dir}`"
+            )
         return "\n".join(lines)
 
 
@@ -92,18 +110,72 @@ def record_path(out_dir: Path, index: int) -> Path:
 
 def load_record(out_dir: Path, index: int) -> ImageRecord | None:
     """The record of image ``index`` if it and every file it lists are complete, else None."""
-    path = record_path(out_dir, index)
+    found = read_record(out_dir, index)
+    return found[0] if found else None
+
+
+def read_record(out_dir: Path, index: int) -> tuple[ImageRecord, dict[str, Any]] | None:
+    """Image ``index``'s record and render provenance (device, threads, host), if complete; else None.
+
+    A record that does not parse, or lists a missing, truncated or undecodable file, counts as not done:
+    the image is rendered again rather than kept.
+    """
     try:
-        record = ImageRecord.from_dict(json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):
+        data = json.loads(record_path(out_dir, index).read_text())
+        provenance = data.pop("provenance", {})
+        record = ImageRecord.from_dict(data)
+    except (OSError, ValueError, TypeError, AttributeError):
         return None
     files = [record.file_name, *record.extra_files.values()]
-    if not all((out_dir / f).is_file() and (out_dir / f).stat().st_size > 0 for f in files):
+    if record.index != index or not _files_complete(out_dir, files):
         return None
-    pixel_maps = [record.file_name, *(f for f in record.extra_files.values() if f.endswith(".png"))]
-    if not all(image_file_is_complete(out_dir / f) for f in pixel_maps):
-        return None
-    return record
+    return record, provenance
+
+
+def _files_complete(out_dir: Path, files: list[str]) -> bool:
+    paths = [out_dir / f for f in files]
+    if not all(p.is_file() and p.stat().st_size > 0 for p in paths):
+        return False
+    return all(exr_file_is_complete(p) if p.suffix == ".exr" else image_file_is_complete(p) for p in paths)
+
+
+def recorded_indices(out_dir: Path) -> set[int]:
+    """Indices with a record file, from one directory listing (cheap; says nothing about validity)."""
+    try:
+        names = os.listdir(out_dir / "records")
+    except FileNotFoundError:
+        return set()
+    return {int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit()}
+
+
+def read_records(out_dir: Path, indices: Iterable[int]) -> dict[int, tuple[ImageRecord, dict[str, Any]]]:
+    """The complete records among ``indices``; validated in threads (decoding images releases the GIL)."""
+    candidates = sorted(set(indices) & recorded_indices(out_dir))
+    with cf.ThreadPoolExecutor(max(1, min(8, available_cpus()))) as pool:
+        found = pool.map(lambda i: read_record(out_dir, i), candidates, chunksize=64)
+        return {i: r for i, r in zip(candidates, found, strict=True) if r is not None}
+
+
+def available_cpus() -> int:
+    """CPUs this process may use (respects affinity masks set by Slurm, taskset or containers)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS
+        return os.cpu_count() or 1
+
+
+def remove_stale_temps(out_dir: Path, indices: Iterable[int]) -> int:
+    """Delete temp files a killed writer left for these images; other shards' images are left alone."""
+    stems = {frame_stem(i) for i in indices}
+    removed = 0
+    for folder in (p for p in out_dir.iterdir() if p.is_dir()):
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if is_temp_name(entry.name) and entry.name[1:].split(".", 1)[0] in stems:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+                        removed += 1
+    return removed
 
 
 def prepare_output(config: SceneConfig, out_dir: Path) -> str:
@@ -122,8 +194,35 @@ def prepare_output(config: SceneConfig, out_dir: Path) -> str:
     return digest
 
 
+@dataclass
+class RenderedImage:
+    """One rendered image: its record and its encoded files, not yet on disk (a Ray worker ships this)."""
+
+    record: ImageRecord
+    files: dict[str, bytes]
+    provenance: dict[str, Any]
+
+
 def render_one(backend: Any, config: SceneConfig, index: int, out_dir: Path) -> ImageRecord:
     """Render image ``index``, label it and write its files; the record is written last."""
+    rendered = render_image(backend, config, index)
+    commit_image(out_dir, rendered)
+    return rendered.record
+
+
+def commit_image(out_dir: Path, rendered: RenderedImage) -> None:
+    """Write the files atomically, then the record: a record on disk means every file it lists is whole."""
+    t0 = time.perf_counter()
+    for name, data in rendered.files.items():
+        write_bytes_atomic(out_dir / name, data)
+    record = rendered.record
+    record.timings["label_write"] = record.timings.get("label_write", 0.0) + time.perf_counter() - t0
+    data = {**record.to_dict(), "provenance": rendered.provenance}
+    write_json_atomic(record_path(out_dir, record.index), data)
+
+
+def render_image(backend: Any, config: SceneConfig, index: int) -> RenderedImage:
+    """Render image ``index`` and label it; files are encoded in memory (see ``commit_image``)."""
     spec = sample_frame(config, index, mesh_bounds=getattr(backend, "mesh_bounds", None))
     result = backend.render(spec)
     result.rgb = apply_postfx(result.rgb, spec.postfx, spec.seed)
@@ -139,45 +238,105 @@ def render_one(backend: Any, config: SceneConfig, index: int, out_dir: Path) -> 
         spec=spec.to_dict(),
     )
     annotate(record, result, spec, config, backend)
-    write_image_atomic(out_dir / record.file_name, result.rgb, config.render.jpeg_quality)
+    files = {record.file_name: encode_image(record.file_name, result.rgb, config.render.jpeg_quality)}
     outputs = config.outputs
     if outputs.instances:
         record.extra_files["instances"] = f"instances/{stem}.png"
-        write_image_atomic(out_dir / record.extra_files["instances"], result.instance_ids)
+        files[record.extra_files["instances"]] = encode_image("ids.png", result.instance_ids)
     if outputs.semantic:
         record.extra_files["semantic"] = f"semantic/{stem}.png"
-        write_image_atomic(out_dir / record.extra_files["semantic"], semantic_map(result.instance_ids, spec))
+        semantic = semantic_map(result.instance_ids, spec)
+        files[record.extra_files["semantic"]] = encode_image("ids.png", semantic)
     if outputs.depth:
         record.extra_files["depth"] = f"depth/{stem}.exr"
-        write_exr_atomic(out_dir / record.extra_files["depth"], {"Z": result.depth})
+        files[record.extra_files["depth"]] = encode_exr({"Z": result.depth})
     if outputs.normals and result.normals is not None:
         record.extra_files["normals"] = f"normals/{stem}.exr"
         n = camera_normals(result.normals, spec.camera)
-        write_exr_atomic(
-            out_dir / record.extra_files["normals"], {"X": n[..., 0], "Y": n[..., 1], "Z": n[..., 2]}
-        )
+        files[record.extra_files["normals"]] = encode_exr({"X": n[..., 0], "Y": n[..., 1], "Z": n[..., 2]})
     record.timings = {**result.timings, **record.timings, "label_write": time.perf_counter() - t0}
-    write_json_atomic(record_path(out_dir, index), record.to_dict())
-    return record
+    return RenderedImage(record, files, render_provenance(backend))
+
+
+def render_provenance(backend: Any) -> dict[str, Any]:
+    """Where and how an image was rendered; the denoiser's output depends on the thread count."""
+    scene = getattr(backend, "scene", None)
+    bpy = sys.modules.get("bpy")
+    return {
+        "device": getattr(backend, "device", ""),
+        "threads": int(scene.render.threads) if scene is not None else None,
+        "blender": bpy.app.version_string if bpy is not None else None,
+        "python": platform.python_version(),
+        "host": socket.gethostname(),
+    }
 
 
 # -- process-level worker state (one Blender scene per process) -------------------------------------
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(config_data: dict[str, Any], out_dir: str, threads: int) -> None:
-    """Pool initializer: import Blender once per process and keep its scene for every frame."""
+@dataclass(frozen=True)
+class Done:
+    """What the parent hears about an image that is on disk (no pixels: they stay out of the pipes)."""
+
+    index: int
+    instances: int
+    timings: dict[str, float]
+    device: str
+
+
+Runner = Callable[[SceneConfig, Path, list[int], Callable[[Done], None]], None]
+"""Renders the pending indices into the folder and calls back once per committed image."""
+
+
+def make_backend(config_data: dict[str, Any], threads: int = 0) -> tuple[SceneConfig, Any]:
+    """A worker's config and Blender scene; ``threads`` overrides render.threads (0 keeps the config's)."""
+    _drop_inherited_blender_paths()
     from simgen.backend.blender import BlenderBackend
 
     config = SceneConfig.model_validate(config_data)
     if threads:
         config.render.threads = threads
-    _WORKER.update(config=config, out_dir=Path(out_dir), backend=BlenderBackend(config.render))
+    return config, BlenderBackend(config.render)
 
 
-def _render_in_worker(index: int) -> tuple[int, int, dict[str, float], str]:
+def _drop_inherited_blender_paths() -> None:
+    """A spawned child inherits the parent's sys.path; if the parent had imported bpy, that path starts with
+    Blender's script folders, whose ``bpy`` package would shadow the real module (No module named '_bpy')."""
+    if "bpy" in sys.modules:
+        return
+    sys.path[:] = [p for p in sys.path if not _is_blender_script_dir(p)]
+
+
+def _is_blender_script_dir(path: str) -> bool:
+    """``.../bpy/5.0/scripts/...`` (the bpy wheel) or ``~/.config/blender/5.0/scripts/...``."""
+    parts = Path(path).parts
+    i = parts.index("scripts") if "scripts" in parts else -1
+    return i >= 2 and parts[i - 2] in ("bpy", "blender")
+
+
+def _init_worker(config_data: dict[str, Any], out_dir: str, threads: int) -> None:
+    """Pool initializer: import Blender once per process and keep its scene for every frame."""
+    config, backend = make_backend(config_data, threads)
+    _WORKER.update(config=config, out_dir=Path(out_dir), backend=backend)
+
+
+def _render_in_worker(index: int) -> Done:
+    crash_for_test(index)
     record = render_one(_WORKER["backend"], _WORKER["config"], index, _WORKER["out_dir"])
-    return record.index, len(record.instances), record.timings, _WORKER["backend"].device
+    return Done(record.index, len(record.instances), record.timings, _WORKER["backend"].device)
+
+
+def crash_for_test(index: int) -> None:
+    """Fault injection for the tests: SIMGEN_TEST_CRASH="INDEX:MARKER" kills the worker once at INDEX."""
+    spec = os.environ.get("SIMGEN_TEST_CRASH")
+    if not spec or spec.partition(":")[0] != str(index):
+        return
+    try:
+        os.close(os.open(spec.partition(":")[2], os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return
+    os._exit(70)
 
 
 def build_dataset(
@@ -187,105 +346,206 @@ def build_dataset(
     workers: int = 1,
     progress: bool = True,
     merge: bool = True,
+    threads: int = 0,
+    runner: Runner | None = None,
 ) -> BuildSummary:
-    """Render the images in ``indices`` (default: all) that are not done yet, then merge if complete."""
+    """Render the images in ``indices`` (default: all) that are not done yet, then merge if complete.
+
+    ``workers``/``threads`` configure the local process pool; ``runner`` replaces it (e.g. Ray).
+    """
     out_dir = Path(out_dir)
     digest = prepare_output(config, out_dir)
-    wanted = list(range(config.scene.num_images) if indices is None else indices)
-    pending = [i for i in wanted if load_record(out_dir, i) is None]
+    wanted = list(dict.fromkeys(range(config.scene.num_images) if indices is None else indices))
+    done = read_records(out_dir, wanted)
+    pending = [i for i in wanted if i not in done]
+    remove_stale_temps(out_dir, pending)
     start = time.perf_counter()
-    results = _render_pending(config, out_dir, pending, workers, progress)
-    wall = time.perf_counter() - start
+    results = _render_pending(config, out_dir, pending, progress, runner or local_runner(workers, threads))
     summary = BuildSummary(
         out_dir=out_dir,
         requested=len(wanted),
         rendered=len(results),
         skipped=len(wanted) - len(pending),
-        instances=sum(n for _, n, _, _ in results),
-        wall_seconds=wall,
-        render_seconds=sum(t.get("render", 0.0) for _, _, t, _ in results),
-        overhead_seconds=sum(t.get("read", 0.0) + t.get("label_write", 0.0) for _, _, t, _ in results),
-        device=results[0][3] if results else "",
-        per_image=[{"index": i, **t} for i, _, t, _ in results],
+        instances=sum(d.instances for d in results),
+        wall_seconds=time.perf_counter() - start,
+        render_seconds=sum(d.timings.get("render", 0.0) for d in results),
+        overhead_seconds=sum(d.timings.get("read", 0.0) + d.timings.get("label_write", 0.0) for d in results),
+        device=results[0].device if results else "",
+        per_image=[{"index": d.index, **d.timings} for d in results],
     )
     if merge:
-        summary.coco_path = merge_dataset(config, out_dir, config_digest=digest, device=summary.device)
+        summary.coco_path = merge_dataset(config, out_dir, config_digest=digest)
+    if summary.coco_path is None:
+        summary.missing = len(missing_indices(config, out_dir))
     return summary
 
 
 def _render_pending(
-    config: SceneConfig, out_dir: Path, pending: list[int], workers: int, progress: bool
-) -> list[tuple[int, int, dict[str, float], str]]:
+    config: SceneConfig, out_dir: Path, pending: list[int], progress: bool, runner: Runner
+) -> list[Done]:
     from tqdm import tqdm
 
     if not pending:
         return []
-    workers = max(1, min(workers, len(pending)))
-    bar = tqdm(total=len(pending), desc="render", unit="img", disable=not progress, dynamic_ncols=True)
-    results = []
-    try:
-        if workers == 1:
-            _init_worker(config_to_dict(config), str(out_dir), 0)
+    results: list[Done] = []
+    instances = 0
+    with tqdm(total=len(pending), desc="render", unit="img", disable=not progress, dynamic_ncols=True) as bar:
+
+        def on_done(done: Done) -> None:
+            nonlocal instances
+            results.append(done)
+            instances += done.instances
+            bar.update(1)
+            bar.set_postfix(instances=instances, refresh=False)
+
+        runner(config, out_dir, pending, on_done)
+    return sorted(results, key=lambda d: d.index)
+
+
+def local_runner(workers: int = 1, threads: int = 0) -> Runner:
+    """Render in this process (1 worker) or in ``workers`` spawned Blender processes on this machine.
+
+    ``threads`` is Cycles threads per worker; 0 takes render.threads from the config, else shares the
+    CPUs evenly between the workers.
+    """
+
+    def run(config: SceneConfig, out_dir: Path, pending: list[int], on_done: Callable[[Done], None]) -> None:
+        n = max(1, min(workers, len(pending)))
+        per_worker = threads or config.render.threads or (0 if n == 1 else max(1, available_cpus() // n))
+        if n == 1:
+            _init_worker(config_to_dict(config), str(out_dir), per_worker)
             for index in pending:
-                results.append(_render_in_worker(index))
-                bar.update(1)
-                bar.set_postfix(instances=sum(r[1] for r in results))
+                on_done(_render_in_worker(index))
         else:
-            threads = config.render.threads or max(1, (os.cpu_count() or 1) // workers)
-            ctx = mp.get_context("spawn")
-            with ctx.Pool(workers, _init_worker, (config_to_dict(config), str(out_dir), threads)) as pool:
-                for result in pool.imap_unordered(_render_in_worker, pending):
-                    results.append(result)
-                    bar.update(1)
-                    bar.set_postfix(instances=sum(r[1] for r in results))
-    finally:
-        bar.close()
-    return sorted(results)
+            _render_in_pool(config, out_dir, pending, n, per_worker, on_done)
+
+    return run
+
+
+POOL_RESTARTS = 3
+
+
+def _render_in_pool(
+    config: SceneConfig,
+    out_dir: Path,
+    pending: list[int],
+    workers: int,
+    threads: int,
+    on_done: Callable[[Done], None],
+) -> None:
+    """A spawn pool of Blender workers; if one dies (segfault, OOM kill) the pool restarts for the rest."""
+    remaining = dict.fromkeys(pending)
+
+    def done(result: Done) -> None:
+        remaining.pop(result.index, None)
+        on_done(result)
+
+    for attempt in range(POOL_RESTARTS + 1):
+        ctx = mp.get_context("spawn")
+        initargs = (config_to_dict(config), str(out_dir), threads)
+        pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=initargs)
+        try:
+            for result in _bounded_map(pool, _render_in_worker, list(remaining), 2 * workers):
+                done(result)
+            return
+        except BrokenProcessPool:
+            if attempt == POOL_RESTARTS:
+                raise SimgenError(
+                    f"{out_dir}: Blender worker processes died {attempt + 1} times "
+                    f"({len(remaining)} image(s) left); rerun the same command to resume"
+                ) from None
+            print(
+                f"warning: a Blender worker died; restarting the pool for {len(remaining)} image(s)",
+                file=sys.stderr,
+            )
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _bounded_map(
+    pool: cf.Executor, fn: Callable[[int], Done], items: list[int], window: int
+) -> Iterator[Done]:
+    """Results as they finish, with at most ``window`` tasks queued (a huge shard stays small in memory)."""
+    todo = iter(items)
+    running = {pool.submit(fn, i) for i in itertools.islice(todo, window)}
+    while running:
+        finished, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+        for future in finished:
+            yield future.result()
+            running |= {pool.submit(fn, i) for i in itertools.islice(todo, 1)}
+
+
+def missing_indices(config: SceneConfig, out_dir: Path) -> list[int]:
+    """Indices of the dataset without a record file (cheap: one directory listing)."""
+    have = recorded_indices(out_dir)
+    return [i for i in range(config.scene.num_images) if i not in have]
 
 
 def merge_dataset(
     config: SceneConfig, out_dir: str | Path, config_digest: str | None = None, device: str = ""
 ) -> Path | None:
-    """Write annotations.json + manifest.json from the records, if every image of the dataset is done."""
+    """Write annotations.json + manifest.json from the records, if every image of the dataset is done.
+
+    Returns None (and writes nothing) while any image is missing or broken, so a shard that finishes
+    early never leaves a partial annotations.json behind.
+    """
     out_dir = Path(out_dir)
-    records = []
-    for index in range(config.scene.num_images):
-        record = load_record(out_dir, index)
-        if record is None:
-            return None
-        records.append(record)
+    if missing_indices(config, out_dir):  # cheap check first: most finishing shards stop here
+        return None
+    found = read_records(out_dir, range(config.scene.num_images))
+    if len(found) < config.scene.num_images:
+        return None
+    records = [found[i][0] for i in range(config.scene.num_images)]
     digest = config_digest or config_hash(config)
     info = {"scene": config.scene.name, "seed": config.scene.seed, "config_hash": digest}
     coco_path = out_dir / "annotations.json"
     write_label_files(config, out_dir, records, info)
-    write_json_atomic(out_dir / "manifest.json", _manifest(config, digest, records, device), indent=1)
+    manifest = _manifest(config, digest, [found[i] for i in range(config.scene.num_images)], device)
+    write_json_atomic(out_dir / "manifest.json", manifest, indent=1)
     return coco_path
 
 
-def _manifest(
-    config: SceneConfig, digest: str, records: Iterable[ImageRecord], device: str
-) -> dict[str, Any]:
-    try:
-        import bpy  # only to report the version when it is already loaded in this process
+def load_dataset_config(out_dir: Path) -> tuple[SceneConfig, str]:
+    """The config and hash a dataset folder was built from; needs no asset files (merge runs anywhere)."""
+    from simgen.config.loader import validate_config
 
-        blender = bpy.app.version_string if "bpy" in sys.modules else None
-    except ImportError:  # pragma: no cover - bpy is a core dependency
-        blender = None
+    path, stamp = out_dir / "config.yaml", out_dir / "config.hash"
+    if not path.is_file() or not stamp.is_file():
+        raise SimgenError(f"{out_dir}: not a simgen dataset folder (no config.yaml + config.hash in it)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SimgenError(f"{path}: not valid YAML: {exc}") from None
+    return validate_config(raw, source=path), stamp.read_text().strip()
+
+
+def _manifest(
+    config: SceneConfig, digest: str, found: list[tuple[ImageRecord, dict[str, Any]]], device: str
+) -> dict[str, Any]:
+    """Provenance: versions, where each image was rendered and how long it took, the resolved config."""
+    blender = sorted({str(p["blender"]) for _, p in found if p.get("blender")})
+    devices = sorted({str(p["device"]) for _, p in found if p.get("device")}) or ([device] if device else [])
     return {
         "simgen_version": __version__,
-        "blender_version": blender,
+        "blender_version": blender[0] if len(blender) == 1 else blender or None,
         "python_version": platform.python_version(),
         "platform": platform.platform(),
         "numpy_version": np.__version__,
-        "device": device,
+        "device": devices[0] if len(devices) == 1 else devices,
+        "hosts": sorted({str(p["host"]) for _, p in found if p.get("host")}),
         "config_hash": digest,
         "scene": config.scene.name,
         "seed": config.scene.seed,
         "num_images": config.scene.num_images,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "images": [
-            {"index": r.index, "seed": r.seed, "render_seconds": round(r.timings.get("render", 0.0), 4)}
-            for r in records
+            {
+                "index": r.index,
+                "seed": r.seed,
+                "render_seconds": round(r.timings.get("render", 0.0), 4),
+                **{k: p[k] for k in ("device", "threads", "host") if k in p},
+            }
+            for r, p in found
         ],
         "config": yaml.safe_load(dump_config_yaml(config)),
     }

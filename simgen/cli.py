@@ -45,7 +45,30 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-n", "--num-images", type=int, help="override scene.num_images")
     render.add_argument("--seed", type=int, help="override scene.seed")
     _add_set(render)
-    render.add_argument("--workers", type=int, default=1, help="Blender worker processes on this machine")
+    render.add_argument(
+        "--workers",
+        default="auto",
+        help="Blender worker processes on this machine (default auto: one single-threaded worker per CPU, "
+        "one per GPU); with --ray: number of Ray workers (default: one per --threads CPUs of the cluster)",
+    )
+    render.add_argument(
+        "--threads", type=int, default=0, help="Cycles threads per worker (default: CPUs / workers)"
+    )
+    render.add_argument(
+        "--shard",
+        metavar="I/N|auto|all",
+        help="render only shard I of N (0-based index ranges). Default: taken from an array job's "
+        "environment (SLURM_ARRAY_TASK_ID/_COUNT, JOB_COMPLETION_INDEX + SIMGEN_SHARD_COUNT, SIMGEN_SHARD) "
+        "when there is one, else every image; 'all' ignores the environment",
+    )
+    render.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="render on a Ray cluster (ADDRESS, else RAY_ADDRESS, else a local Ray instance); "
+        "needs pip install 'simgen[ray]'",
+    )
     render.add_argument("--no-progress", action="store_true", help="no progress bar")
     render.set_defaults(func=cmd_render)
 
@@ -69,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     merge = sub.add_parser("merge", help="(re)write annotations.json + manifest.json from rendered records")
     merge.add_argument("dataset", help="output folder of a (possibly sharded) build")
+    merge.add_argument(
+        "shards",
+        nargs="*",
+        metavar="SHARD_DIR",
+        help="shard output folders to gather into DATASET first (hard links where possible, else copies)",
+    )
     merge.set_defaults(func=cmd_merge)
 
     _add_optional_commands(sub)
@@ -108,9 +137,34 @@ def _load(args: argparse.Namespace):
 
 def cmd_render(args: argparse.Namespace) -> int:
     from simgen.build import build_dataset
+    from simgen.farm import RayRunner, auto_workers, parse_workers, resolve_shard
 
     config = _load(args)
-    summary = build_dataset(config, Path(args.out), workers=args.workers, progress=not args.no_progress)
+    workers = parse_workers(args.workers)
+    if args.threads < 0:
+        raise SimgenError(f"--threads: expected a positive number, found {args.threads}")
+    shard, source = resolve_shard(args.shard)
+    indices = shard.indices(config.scene.num_images) if shard else None
+    if shard and indices is not None:
+        print(
+            f"shard {shard} (from {source}): images {indices.start}..{indices.stop - 1} "
+            f"of {config.scene.num_images}",
+            file=sys.stderr,
+        )
+    runner = None
+    if args.ray is not None:
+        runner = RayRunner(address=args.ray or None, actors=workers, threads=args.threads or 1)
+    elif workers is None:
+        workers = auto_workers(config)
+    summary = build_dataset(
+        config,
+        Path(args.out),
+        indices=indices,
+        workers=workers or 1,
+        threads=args.threads,
+        progress=not args.no_progress,
+        runner=runner,
+    )
     print(summary.describe())
     return 0
 
@@ -151,14 +205,17 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from simgen.build import merge_dataset
-    from simgen.config import load_config
+    from simgen.build import load_dataset_config, merge_dataset
+    from simgen.farm import describe_missing, gather_shards
 
     folder = Path(args.dataset)
-    config = load_config(folder / "config.yaml")
-    path = merge_dataset(config, folder)
+    if args.shards:
+        report = gather_shards(folder, [Path(s) for s in args.shards])
+        print(report.describe(len(args.shards)), file=sys.stderr)
+    config, digest = load_dataset_config(folder)
+    path = merge_dataset(config, folder, config_digest=digest)
     if path is None:
-        raise SimgenError(f"{folder}: some images are not rendered yet; run `simgen render` for them first")
+        raise SimgenError(f"{folder}: {describe_missing(config, folder)}; render them, then merge again")
     print(path)
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import tempfile
@@ -43,6 +44,11 @@ def write_json_atomic(path: str | Path, data: Any, indent: int | None = None) ->
 
 def write_image_atomic(path: str | Path, image: np.ndarray, jpeg_quality: int = 95) -> None:
     """Write an RGB uint8 (H x W x 3) or a uint8/uint16 single-channel image; format from the suffix."""
+    write_bytes_atomic(path, encode_image(path, image, jpeg_quality))
+
+
+def encode_image(path: str | Path, image: np.ndarray, jpeg_quality: int = 95) -> bytes:
+    """An image's file bytes, format from the suffix of ``path`` (in memory, so a worker can ship them)."""
     path = Path(path)
     array = image[:, :, ::-1] if image.ndim == 3 else image  # OpenCV wants BGR
     params = (
@@ -53,7 +59,17 @@ def write_image_atomic(path: str | Path, image: np.ndarray, jpeg_quality: int = 
     ok, encoded = cv2.imencode(path.suffix, np.ascontiguousarray(array), params)
     if not ok:
         raise SimgenError(f"{path}: OpenCV could not encode this image")
-    write_bytes_atomic(path, encoded.tobytes())
+    return encoded.tobytes()
+
+
+def encode_exr(channels: dict[str, np.ndarray]) -> bytes:
+    """float32 channels (e.g. {"Z": depth}) as the bytes of a ZIP-compressed single-part EXR."""
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    data = {name: np.ascontiguousarray(arr, dtype=np.float32) for name, arr in channels.items()}
+    stream = io.BytesIO()
+    with OpenEXR.File(header, data) as exr:
+        exr.write(stream)
+    return stream.getvalue()
 
 
 def write_exr_atomic(path: str | Path, channels: dict[str, np.ndarray]) -> None:
@@ -116,3 +132,87 @@ def image_file_is_complete(path: str | Path) -> bool:
     if suffix in (".jpg", ".jpeg") and not tail.rstrip(b"\x00").endswith(_JPEG_END):
         return False
     return cv2.imread(str(path), cv2.IMREAD_UNCHANGED) is not None
+
+
+_EXR_MAGIC = b"\x76\x2f\x31\x01"
+_EXR_LINES_PER_CHUNK = {0: 1, 1: 1, 2: 1, 3: 16, 4: 32, 5: 16, 6: 32, 7: 32, 8: 32, 9: 256}
+
+
+def exr_file_is_complete(path: str | Path) -> bool:
+    """True if an EXR file is whole: every chunk of its offset table lies inside the file, the last one
+    ending exactly at the end (catches truncation without decoding, and without OpenEXR's console noise).
+    Multi-part, tiled or unknown layouts fall back to decoding every channel."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return False
+    try:
+        layout = _exr_scanline_layout(data)
+    except ValueError:  # the header itself is cut short
+        return False
+    if layout is None:
+        return _exr_decodes(path)
+    table, chunks = layout
+    if len(data) < table + 8 * chunks:
+        return False
+    ends = []
+    for k in range(chunks):
+        offset = int.from_bytes(data[table + 8 * k : table + 8 * k + 8], "little")
+        if not table + 8 * chunks <= offset <= len(data) - 8:
+            return False
+        ends.append(offset + 8 + int.from_bytes(data[offset + 4 : offset + 8], "little", signed=True))
+    return max(ends) == len(data) and all(end <= len(data) for end in ends)
+
+
+def _exr_scanline_layout(data: bytes) -> tuple[int, int] | None:
+    """(offset table position, chunk count) of a single-part scanline EXR; None for anything else."""
+    if data[:4] != _EXR_MAGIC or len(data) < 8 or int.from_bytes(data[4:8], "little") & 0x1E00:
+        return None  # not EXR, or tiled / long names / deep / multi-part
+    pos, attrs = 8, {}
+    while pos < len(data) and data[pos] != 0:
+        name_end = data.index(b"\0", pos)
+        type_end = data.index(b"\0", name_end + 1)
+        size = int.from_bytes(data[type_end + 1 : type_end + 5], "little")
+        attrs[data[pos:name_end]] = data[type_end + 5 : type_end + 5 + size]
+        pos = type_end + 5 + size
+    window, compression = attrs.get(b"dataWindow", b""), attrs.get(b"compression", b"")
+    if pos >= len(data):
+        raise ValueError("truncated EXR header")
+    if len(window) != 16 or len(compression) != 1:
+        return None
+    lines = _EXR_LINES_PER_CHUNK.get(compression[0])
+    if lines is None:
+        return None
+    y_min, y_max = (int.from_bytes(window[i : i + 4], "little", signed=True) for i in (4, 12))
+    return pos + 1, -(-(y_max - y_min + 1) // lines)
+
+
+def _exr_decodes(path: str | Path) -> bool:
+    try:
+        with OpenEXR.File(str(path), separate_channels=True) as exr:
+            return all(c.pixels is not None for part in exr.parts for c in part.channels.values())
+    except Exception:  # OpenEXR raises plain exceptions (IndexError, RuntimeError) for broken files
+        return False
+
+
+def link_or_copy_atomic(src: str | Path, dst: str | Path) -> None:
+    """Put ``src``'s content at ``dst`` atomically: a hard link when possible (same filesystem), else a copy.
+
+    Safe to hard-link: simgen never writes into an existing file, it replaces it by rename.
+    """
+    src, dst = Path(src), Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.parent / f".{dst.name}.{os.getpid()}.link.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    try:
+        os.link(src, tmp)
+    except OSError:  # other filesystem, or links not allowed: copy instead
+        write_bytes_atomic(dst, Path(src).read_bytes())
+        return
+    os.replace(tmp, dst)
+
+
+def is_temp_name(name: str) -> bool:
+    """Names of the temp files above (``.<target>.<random>.tmp[.exr]``), left behind by a killed writer."""
+    return name.startswith(".") and (name.endswith(".tmp") or name.endswith(".tmp.exr"))
