@@ -107,8 +107,12 @@ def _audit_image(
         _check_files(image, root, width, height, name, report)
     instance_map = _instance_map(image, root) if check_files else None
     owner = np.zeros((height, width), dtype=np.int64)  # annotation id owning each visible pixel
+    instance_ids: dict[int, Any] = {}
     for ann in anns:
         where = f"{name} annotation {ann.get('id')}"
+        if not ann.get("segmentation"):  # a boxes-only annotation: the box must lie in the image
+            _check_box_only(ann, width, height, where, report)
+            continue
         mask = _decode(ann.get("segmentation"), height, width, "segmentation", where, report)
         if mask is None:
             continue
@@ -119,6 +123,14 @@ def _audit_image(
             n = int(overlap.sum())
             report.add("overlap", where, f"visible mask overlaps annotation(s) {others} on {n} px")
         owner[mask & (owner == 0)] = ann.get("id", -1)
+        if "instance_id" in ann:
+            claimed = instance_ids.setdefault(ann["instance_id"], ann.get("id"))
+            if claimed != ann.get("id"):
+                report.add(
+                    "unique_ids",
+                    where,
+                    f"instance_id {ann['instance_id']} already used by annotation {claimed}",
+                )
         if instance_map is not None and "instance_id" in ann:
             differ = int((mask != (instance_map == ann["instance_id"])).sum())
             if differ:
@@ -182,6 +194,12 @@ def _check_box_and_area(ann: dict[str, Any], mask: np.ndarray, where: str, repor
         report.add("empty", where, "mask has no pixels")
 
 
+def _check_box_only(ann: dict[str, Any], width: int, height: int, where: str, report: AuditReport) -> None:
+    x, y, w, h = [*ann.get("bbox", []), 0, 0, 0, 0][:4]
+    if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > width or y + h > height:
+        report.add("bbox", where, f"bbox {ann.get('bbox')} is empty or leaves the {width}x{height} image")
+
+
 def _check_amodal(
     ann: dict[str, Any], mask: np.ndarray, height: int, width: int, where: str, report: AuditReport
 ) -> None:
@@ -200,10 +218,11 @@ def _check_amodal(
     if amodal.any() and not _contains(box, tight):
         report.add("amodal", where, f"amodal_bbox {box} does not contain the amodal mask's bounds {tight}")
     visibility = ann.get("visibility")
-    expected = ann.get("area", 0) / max(int(amodal.sum()), 1)
+    visible = int(mask.sum())
+    expected = visible / max(count, 1)
     if visibility is None or abs(visibility - expected) > 1e-5:
         report.add("visibility", where, f"visibility {visibility} != area / amodal_area = {expected:.6f}")
-    if ann.get("occluded") != (int(amodal.sum()) > ann.get("area", 0)):
+    if ann.get("occluded") != (count > visible):
         report.add("visibility", where, f"occluded={ann.get('occluded')} contradicts the masks")
     truncation = ann.get("truncation")
     if truncation is None or not 0.0 <= truncation <= 1.0:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from simgen import __version__
 from simgen.errors import SimgenError
+from simgen.label_commands import add_label_commands, audit_after_render
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     merge.set_defaults(func=cmd_merge)
 
+    add_label_commands(sub)
     _add_optional_commands(sub)
     return parser
 
@@ -166,7 +168,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         runner=runner,
     )
     print(summary.describe())
-    return 0
+    return audit_after_render(summary.coco_path)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -1,5 +1,8 @@
 """Contact sheets: images with mask overlays, mask outlines, boxes and category names (OpenCV).
 
+simgen's extra labels are drawn too: a dashed light outline for the amodal mask of occluded or truncated
+objects, keypoints (filled = visible, ring = occluded) with their skeleton, ignore regions in gray.
+
 Works on any COCO dataset (RLE or polygon masks, or boxes only), so synthetic and real sets can be
 inspected the same way.
 """
@@ -19,6 +22,8 @@ from pycocotools.coco import COCO
 
 from simgen.errors import SimgenError
 from simgen.fileio import read_image, write_image_atomic
+from simgen.labels import decode_mask
+from simgen.writers.coco import to_rle
 
 
 def instance_color(k: int) -> tuple[int, int, int]:
@@ -67,12 +72,55 @@ def draw_annotations(image: np.ndarray, coco: COCO, image_id: int, scale: int = 
             contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
             cv2.drawContours(canvas, contours, -1, color, 1)
     canvas = cv2.addWeighted(overlay, 0.45, canvas, 0.55, 0)
+    info = coco.loadImgs([image_id])[0]
+    skeletons = {c["id"]: c.get("skeleton", []) for c in coco.loadCats(coco.getCatIds())}
     for k, ann in enumerate(anns):
-        color = instance_color(k)
+        color = (160, 160, 160) if ann.get("iscrowd") else instance_color(k)
+        _draw_amodal(canvas, ann, info["height"], info["width"], scale, color)
         x, y, w, h = (v * scale for v in ann["bbox"])
         cv2.rectangle(canvas, (int(x), int(y)), (math.ceil(x + w) - 1, math.ceil(y + h) - 1), color, 1)
-        _label(canvas, names.get(ann["category_id"], str(ann["category_id"])), int(x), int(y), color)
+        name = names.get(ann["category_id"], str(ann["category_id"]))
+        _label(canvas, name + (" (ignore)" if ann.get("iscrowd") else ""), int(x), int(y), color)
+        skeleton = skeletons.get(ann["category_id"], [])
+        _draw_keypoints(canvas, ann.get("keypoints") or [], skeleton, scale, color)
     return canvas
+
+
+def _draw_amodal(
+    canvas: np.ndarray, ann: dict, height: int, width: int, scale: int, color: tuple[int, int, int]
+) -> None:
+    """Dashed outline of the amodal mask, drawn only where the object is occluded or truncated."""
+    if not ann.get("amodal_segmentation") or not (ann.get("occluded") or ann.get("truncation")):
+        return
+    mask = decode_mask(to_rle(ann["amodal_segmentation"], height, width)).astype(np.uint8)
+    if scale > 1:
+        mask = cv2.resize(mask, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    light = tuple(int(c + (255 - c) * 0.6) for c in color)
+    for contour in contours:
+        points = contour.reshape(-1, 2)
+        for i in range(0, len(points), 8):  # 4 px on, 4 px off
+            dash = points[i : i + 5]
+            if len(dash) > 1:
+                cv2.polylines(canvas, [dash.reshape(-1, 1, 2)], False, light, 1)
+
+
+def _draw_keypoints(
+    canvas: np.ndarray, kps: list[float], skeleton: list[list[int]], scale: int, color: tuple[int, int, int]
+) -> None:
+    """Skeleton lines, then keypoints: filled dot = visible (v=2), ring = occluded (v=1)."""
+    points = [(kps[i] * scale, kps[i + 1] * scale, kps[i + 2]) for i in range(0, len(kps) - 2, 3)]
+    for a, b in skeleton:
+        if 0 < a <= len(points) and 0 < b <= len(points) and points[a - 1][2] and points[b - 1][2]:
+            pa, pb = points[a - 1], points[b - 1]
+            cv2.line(canvas, (int(pa[0]), int(pa[1])), (int(pb[0]), int(pb[1])), color, 1, cv2.LINE_AA)
+    radius = max(2, scale + 1)
+    for x, y, v in points:
+        if v == 2:
+            cv2.circle(canvas, (int(x), int(y)), radius, (255, 255, 255), -1, cv2.LINE_AA)
+            cv2.circle(canvas, (int(x), int(y)), radius, color, 1, cv2.LINE_AA)
+        elif v == 1:
+            cv2.circle(canvas, (int(x), int(y)), radius, (0, 0, 0), 1, cv2.LINE_AA)
 
 
 def _label(canvas: np.ndarray, text: str, x: int, y: int, color: tuple[int, int, int]) -> None:
