@@ -2,11 +2,11 @@
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-EXTRAS ?= dev,eval
+EXTRAS ?= dev,eval,ray
 
-.PHONY: setup render test test-all lint bench clean
+.PHONY: setup render test test-all lint bench bench-scaling clean
 
-## setup: create .venv (Python 3.11) and install simgen with its dev + evaluator extras
+## setup: create .venv (Python 3.11) and install simgen with its dev + evaluator + Ray extras
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
@@ -35,6 +35,10 @@ lint: setup
 ## bench: render benchmark (simgen vs bare bpy loop) -> bench/results/*.json
 bench: setup
 	$(BIN)/python bench/bench_render.py
+
+## bench-scaling: images/s for 1 and 2 workers, locally and on local Ray -> bench/results/scaling.json
+bench-scaling: setup
+	$(BIN)/python bench/bench_scaling.py
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache

@@ -157,11 +157,31 @@ def read_records(out_dir: Path, indices: Iterable[int]) -> dict[int, tuple[Image
 
 
 def available_cpus() -> int:
-    """CPUs this process may use (respects affinity masks set by Slurm, taskset or containers)."""
+    """CPUs this process may use: the affinity mask (Slurm, taskset, cpusets) capped by a cgroup CPU quota
+    (a Kubernetes CPU limit shows all of the node's CPUs in the mask)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - macOS
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    return max(1, min(cpus, quota)) if quota else cpus
+
+
+def _cgroup_cpu_quota() -> int | None:
+    """CPUs allowed by cgroup v2 ``cpu.max`` or v1 ``cpu.cfs_quota_us``, rounded up; None if unlimited."""
+    v2, v1 = Path("/sys/fs/cgroup/cpu.max"), Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+    try:
+        if v2.is_file():
+            quota, period = v2.read_text().split()
+        elif v1.is_file():
+            quota, period = v1.read_text().strip(), v1.with_name("cpu.cfs_period_us").read_text().strip()
+        else:
+            return None
+        if quota in ("max", "-1"):
+            return None
+        return max(1, -(-int(quota) // int(period)))
+    except (OSError, ValueError):
+        return None
 
 
 def remove_stale_temps(out_dir: Path, indices: Iterable[int]) -> int:

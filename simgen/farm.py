@@ -74,7 +74,8 @@ def shard_from_env(env: Mapping[str, str] | None = None) -> tuple[Shard, str] | 
 
     SIMGEN_SHARD=i/N wins; then a Slurm job array (SLURM_ARRAY_TASK_ID, _COUNT, _MIN, _STEP); then a
     Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with the shard count in SIMGEN_SHARD_COUNT since
-    Kubernetes does not export ``completions``).
+    Kubernetes does not export ``completions``). With SIMGEN_SHARD_COUNT set, a Slurm task id is the shard
+    index itself, so re-submitting only some ids (``--array=3,7``) keeps every shard's range.
     """
     env = os.environ if env is None else env
     if env.get("SIMGEN_SHARD"):
@@ -94,6 +95,9 @@ def shard_from_env(env: Mapping[str, str] | None = None) -> tuple[Shard, str] | 
 
 def _slurm_shard(env: Mapping[str, str]) -> Shard:
     """Slurm array ids may start anywhere and step (``--array=1-64:1``); map them onto 0..COUNT-1."""
+    if env.get("SIMGEN_SHARD_COUNT"):
+        text = f"{env['SLURM_ARRAY_TASK_ID']}/{env['SIMGEN_SHARD_COUNT']}"
+        return parse_shard(text, "SLURM_ARRAY_TASK_ID/SIMGEN_SHARD_COUNT")
     try:
         task = int(env["SLURM_ARRAY_TASK_ID"])
         count = int(env["SLURM_ARRAY_TASK_COUNT"])

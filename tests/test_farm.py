@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from conftest import ROOT
 
 from simgen.build import build_dataset, read_record
@@ -70,6 +72,11 @@ def test_shard_from_array_job_environments() -> None:
     with pytest.raises(SimgenError, match="SIMGEN_SHARD_COUNT"):
         shard_from_env({"JOB_COMPLETION_INDEX": "2"})
     assert shard_from_env({**slurm, "SIMGEN_SHARD": "1/2"}) == (Shard(1, 2), "SIMGEN_SHARD")
+    resubmitted = {"SLURM_ARRAY_TASK_ID": "7", "SLURM_ARRAY_TASK_COUNT": "2", "SLURM_ARRAY_TASK_MIN": "3"}
+    fixed_count = {**resubmitted, "SIMGEN_SHARD_COUNT": "16"}
+    assert shard_from_env(fixed_count) == (Shard(7, 16), "SLURM_ARRAY_TASK_ID")
+    with pytest.raises(SimgenError, match="SLURM_ARRAY_TASK_ID=7"):
+        shard_from_env(resubmitted)  # --array=3,7 without the count: refuse rather than guess
 
 
 def test_shard_flag_against_environment() -> None:
@@ -268,3 +275,19 @@ def test_ray_build_equals_a_local_build_even_when_a_worker_dies(tmp_path: Path, 
     assert "7 image(s) rendered" in run.stdout
     assert_same_dataset(out, reference)
     assert RayRunner().threads == 1
+
+
+def test_example_farm_manifests_agree_with_themselves() -> None:
+    """The Slurm array size and the Indexed Job's completions must match the shard count they export."""
+    sbatch = (ROOT / "examples" / "slurm" / "render_array.sbatch").read_text()
+    first, last = map(int, re.search(r"#SBATCH --array=(\d+)-(\d+)", sbatch).groups())  # type: ignore[union-attr]
+    shards = int(re.search(r"^SHARDS=(\d+)", sbatch, re.M).group(1))  # type: ignore[union-attr]
+    assert (first, last - first + 1) == (0, shards)
+    assert "--shard auto" in sbatch and "SIMGEN_SHARD_COUNT=$SHARDS" in sbatch
+    docs = list(yaml.safe_load_all((ROOT / "examples" / "k8s" / "render-indexed-job.yaml").read_text()))
+    job = next(d for d in docs if d["kind"] == "Job")
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert job["spec"]["completionMode"] == "Indexed"
+    assert env["SIMGEN_SHARD_COUNT"] == str(job["spec"]["completions"])
+    assert container["command"][:2] == ["simgen", "render"] and "auto" in container["command"]
