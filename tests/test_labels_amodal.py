@@ -139,3 +139,56 @@ def test_parts_sharing_a_pass_index_merge_into_one_geometry(blender) -> None:
     merged = backend.object_geometry(spec)[1]
     assert len(merged.triangles) == 2 * len(single.triangles)
     assert np.allclose(merged.model_to_world, single.model_to_world)
+
+
+def test_glass_is_labelled_where_it_is_the_first_surface_and_hides_what_is_behind(blender) -> None:
+    """Transmissive objects follow the first-surface rule: objects seen through them count as occluded."""
+    glass = {
+        "shape": "sphere",
+        "category": "glass",
+        "size": 0.8,
+        "location": [0, -1.5, 0],
+        "material": {"transmission": 1.0, "roughness": 0.0},
+    }
+    (alone,), *_ = render_labels(blender, [TARGET])
+    (box, sphere), *_ = render_labels(blender, [TARGET, glass])
+    assert sphere.visibility == 1.0 and sphere.area > 500
+    assert box.occluded and box.visibility < 0.6
+    assert box.amodal_area == pytest.approx(alone.area, rel=0.01)
+
+
+def test_reflections_are_not_labelled(blender) -> None:
+    """An emissive cube's mirror image shows in the RGB but carries the mirror's id, not the cube's."""
+    cube = {
+        "shape": "cube",
+        "category": "box",
+        "size": 0.5,
+        "location": [-0.9, -1.5, 0],
+        "material": {"base_color": [1, 0, 0], "emission": 5.0},
+    }
+    mirror = {
+        "shape": "plane",
+        "category": "mirror",
+        "size": 6,
+        "location": [0, 1.5, 0],
+        "rotation": [90, 0, 0],
+        "material": {"base_color": [1, 1, 1], "metallic": 1.0, "roughness": 0.0},
+    }
+    config = make_config(
+        render={**RENDER, "samples": 4, "view_transform": "Standard"},
+        camera=CAMERA,
+        lights=[],
+        world={"color": [0, 0, 0], "strength": 0},
+        objects=[cube, mirror],
+    )
+    spec = sample_frame(config, 0)
+    backend = blender.BlenderBackend(config.render)
+    result = backend.render(spec)
+    box, _ = label_frame(result.instance_ids, result.depth, spec, None, backend.object_geometry(spec))
+    red = (result.rgb[:, :, 0] > 100) & (result.rgb[:, :, 1] < 60)
+    reflection = red & (result.instance_ids != 1)
+    assert reflection.sum() > 20, "the test scene should show the cube's reflection"
+    assert np.all(result.instance_ids[reflection] == 2)
+    assert box.visibility == 1.0
+    direct = silhouette(backend.object_geometry(spec)[1], spec.camera).mask
+    assert not (decode_mask(box.segmentation) & ~direct).any(), "cube labels outside its own silhouette"

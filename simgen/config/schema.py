@@ -384,7 +384,7 @@ class Outputs(StrictModel):
     instances: bool = Field(True, description="16-bit PNG instance-id map (0 = background).")
     semantic: bool = Field(True, description="16-bit PNG category-id map (0 = background).")
     depth: bool = Field(True, description="float32 EXR, meters along the optical axis (0 = background).")
-    normals: bool = Field(True, description="float32 EXR, camera-space (OpenCV axes) unit surface normals.")
+    normals: bool = Field(True, description="float32 EXR, camera-space (OpenCV axes) surface normals.")
     pose: bool = Field(True, description="BOP-style bop/scene_camera.json, scene_gt.json, scene_gt_info.json")
 
 
