@@ -92,6 +92,24 @@ def camera_triangles(geometry: ObjectGeometry, camera: CameraSpec) -> np.ndarray
     return clip_depth(tris, camera.clip_start, camera.clip_end)
 
 
+def projected_triangles(geometry: ObjectGeometry, camera: CameraSpec) -> tuple[np.ndarray, np.ndarray]:
+    """(T x 3 x 2 pixel coordinates, T x 3 inverse depths) of the clipped triangles.
+
+    Fast path: when every vertex lies within the depth range, vertices are projected once and shared by
+    their triangles; otherwise triangles are clipped first (``camera_triangles``).
+    """
+    cam = transform_points(camera.world_to_opencv(), geometry.vertices)
+    tri_index = np.asarray(geometry.triangles, dtype=np.int64)
+    k_matrix = camera.intrinsics()
+    z = cam[:, 2]
+    if len(cam) and z.min() >= camera.clip_start and z.max() <= camera.clip_end:
+        return project_camera_points(cam, k_matrix)[tri_index], (1.0 / z)[tri_index]
+    tris = clip_depth(cam[tri_index], camera.clip_start, camera.clip_end)
+    if len(tris) == 0:
+        return np.zeros((0, 3, 2)), np.zeros((0, 3))
+    return project_camera_points(tris, k_matrix), 1.0 / tris[:, :, 2]
+
+
 def clip_depth(tris: np.ndarray, near: float, far: float) -> np.ndarray:
     """Clip T x 3 x 3 triangles to near <= z <= far (Sutherland-Hodgman), re-triangulated as fans."""
     z = tris[:, :, 2]
@@ -222,13 +240,11 @@ def silhouette(geometry: ObjectGeometry, camera: CameraSpec) -> Silhouette:
     and the whole extent on a coarser canvas of that pixel budget.
     """
     width, height = camera.resolution
-    tris = camera_triangles(geometry, camera)
+    uv, inv_z = projected_triangles(geometry, camera)
     mask = np.zeros((height, width), dtype=bool)
     depth = np.full((height, width), np.inf, dtype=np.float32)
-    if len(tris) == 0:
+    if len(uv) == 0:
         return Silhouette(mask, depth, 0.0, 0.0, [0, 0, 0, 0])
-    uv = project_camera_points(tris, camera.intrinsics())
-    inv_z = 1.0 / tris[:, :, 2]
     ext = _extent_canvas(uv, width, height)
     if ext.scale == 1.0:
         full, full_depth = rasterize(uv, inv_z, ext)
