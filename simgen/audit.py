@@ -14,6 +14,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import yaml
 
 from simgen.errors import SimgenError
 from simgen.labels import decode_mask, tight_bbox
@@ -80,9 +81,29 @@ def audit_dataset(path: str | Path, check_files: bool = True) -> AuditReport:
             report.add("image_id", where, "refers to an image id that is not in images")
             continue
         by_image.setdefault(ann["image_id"], []).append(ann)
+    ctx = _Context(categories, root, report, check_files, _label_policy(root))
     for image_id, image in images.items():
-        _audit_image(image, by_image.get(image_id, []), categories, root, report, check_files)
+        _audit_image(image, by_image.get(image_id, []), ctx)
     return report
+
+
+@dataclass
+class _Context:
+    categories: dict[int, dict[str, Any]]
+    root: Path
+    report: AuditReport
+    check_files: bool
+    policy: dict[str, Any] | None  # the dataset's config.yaml ``labels`` section, when there is one
+
+
+def _label_policy(root: Path) -> dict[str, Any] | None:
+    """The label policy a simgen dataset was built with (None for other COCO files)."""
+    try:
+        raw = yaml.safe_load((root / "config.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    labels = raw.get("labels") if isinstance(raw, dict) else None
+    return labels if isinstance(labels, dict) else {}
 
 
 def _check_ids(data: dict[str, Any], report: AuditReport) -> None:
@@ -93,14 +114,8 @@ def _check_ids(data: dict[str, Any], report: AuditReport) -> None:
             report.add("unique_ids", key, f"duplicate ids {', '.join(dupes[:20])}")
 
 
-def _audit_image(
-    image: dict[str, Any],
-    anns: list[dict[str, Any]],
-    categories: dict[int, dict[str, Any]],
-    root: Path,
-    report: AuditReport,
-    check_files: bool,
-) -> None:
+def _audit_image(image: dict[str, Any], anns: list[dict[str, Any]], ctx: _Context) -> None:
+    categories, root, report, check_files = ctx.categories, ctx.root, ctx.report, ctx.check_files
     name = f"image {image['id']} ({image.get('file_name')})"
     height, width = int(image.get("height", 0)), int(image.get("width", 0))
     if check_files:
@@ -110,6 +125,11 @@ def _audit_image(
     instance_ids: dict[int, Any] = {}
     for ann in anns:
         where = f"{name} annotation {ann.get('id')}"
+        if "instance_id" in ann:
+            claimed = instance_ids.setdefault(ann["instance_id"], ann.get("id"))
+            if claimed != ann.get("id"):
+                message = f"instance_id {ann['instance_id']} already used by annotation {claimed}"
+                report.add("unique_ids", where, message)
         if not ann.get("segmentation"):  # a boxes-only annotation: the box must lie in the image
             _check_box_only(ann, width, height, where, report)
             continue
@@ -123,14 +143,6 @@ def _audit_image(
             n = int(overlap.sum())
             report.add("overlap", where, f"visible mask overlaps annotation(s) {others} on {n} px")
         owner[mask & (owner == 0)] = ann.get("id", -1)
-        if "instance_id" in ann:
-            claimed = instance_ids.setdefault(ann["instance_id"], ann.get("id"))
-            if claimed != ann.get("id"):
-                report.add(
-                    "unique_ids",
-                    where,
-                    f"instance_id {ann['instance_id']} already used by annotation {claimed}",
-                )
         if instance_map is not None and "instance_id" in ann:
             differ = int((mask != (instance_map == ann["instance_id"])).sum())
             if differ:
@@ -140,6 +152,27 @@ def _audit_image(
         _check_pose(ann, where, report)
         if ann.get("ignore") and not ann.get("iscrowd"):
             report.add("ignore", where, "ignore=true must come with iscrowd=1")
+    if instance_map is not None and ctx.policy is not None:
+        _check_unlabelled(instance_map, set(instance_ids), ctx.policy, name, report)
+
+
+def _check_unlabelled(
+    instance_map: np.ndarray, annotated: set[int], policy: dict[str, Any], name: str, report: AuditReport
+) -> None:
+    """Instances visible in the instance map must be annotated unless the label policy dropped them.
+
+    With ``below_threshold: ignore`` every visible instance is annotated; with ``drop`` those with at least
+    ``min_visible_pixels`` are (unless ``min_visibility`` may have dropped them: not checkable here).
+    """
+    if policy.get("below_threshold", "drop") != "ignore" and policy.get("min_visibility", 0.0) > 0:
+        return
+    least = 1 if policy.get("below_threshold") == "ignore" else int(policy.get("min_visible_pixels", 1))
+    ids, counts = np.unique(instance_map, return_counts=True)
+    for k, n in zip(ids.tolist(), counts.tolist(), strict=True):
+        if k and n >= least and k not in annotated:
+            report.add(
+                "unlabelled", name, f"instance {k} has {n} visible px in the instance map but no annotation"
+            )
 
 
 def _check_files(

@@ -86,4 +86,5 @@ def write_dataset(root: Path, records: list[ImageRecord] | None = None) -> Path:
         write_image_atomic(root / record.extra_files["instances"], instance_map(record.index))
     path = root / "annotations.json"
     write_json_atomic(path, build_coco(records, CATEGORIES, {"scene": "kit"}))
+    (root / "config.yaml").write_text("labels: {below_threshold: ignore}\n")  # the speck is an ignore region
     return path

@@ -61,6 +61,10 @@ def amodal_smaller_than_visible(data: dict) -> None:
     box["amodal_segmentation"] = ann(data, 0, 3)["segmentation"]
 
 
+def drop_annotation(data: dict) -> None:
+    data["annotations"].remove(ann(data, 0, 2))
+
+
 CASES = [
     (shift_bbox, {"bbox"}, "!= tight bounds of its mask"),
     (wrong_area, {"area"}, "!= mask pixel count"),
@@ -70,6 +74,7 @@ CASES = [
     (broken_rle, {"rle"}, "segmentation does not decode"),
     (keypoint_outside, {"keypoints"}, "marked v=2 but (70.0, 5.0) is outside the image"),
     (amodal_smaller_than_visible, {"amodal", "visibility"}, "visible px are outside the amodal mask"),
+    (drop_annotation, {"unlabelled"}, "instance 2 has 328 visible px in the instance map but no annotation"),
 ]
 
 
