@@ -66,21 +66,32 @@ def _die(bm: bmesh.types.BMesh, p: dict[str, Any]) -> int:
     radius = float(p.get("pip_radius", 0.085))
     depth = float(p.get("pip_depth", 0.02))
     spacing = 0.5 - max(bevel, radius) - radius * 1.2
-    template = _pip_template(radius)
+    template = _pip_template(radius, depth)
     for (axis, sign), count in DIE_FACES.items():
         for u, v in PIP_LAYOUT[count]:
-            _add_pip(bm, template, axis, sign, u * spacing, v * spacing, depth)
+            _add_pip(bm, template, axis, sign, u * spacing, v * spacing)
     return 2
 
 
-def _pip_template(radius: float) -> tuple[list[Vector], list[tuple[int, ...]]]:
-    """Vertices and faces of one pip sphere, built once per die (ops on a big bmesh are slow)."""
-    pip = bmesh.new()
-    bmesh.ops.create_uvsphere(pip, u_segments=16, v_segments=8, radius=radius)
-    verts = [v.co.copy() for v in pip.verts]
-    pip.verts.index_update()
-    faces = [tuple(v.index for v in f.verts) for f in pip.faces]
-    pip.free()
+def _pip_template(radius: float, height: float) -> tuple[list[Vector], list[tuple[int, ...]]]:
+    """A shallow dome (x, y in the face plane, z = height above it), built once per die.
+
+    The rim sits just above the face so the pip is never hidden inside the body (an inlay).
+    """
+    segments, rings = 16, (0.5, 1.0)
+    verts = [Vector((0.0, 0.0, 0.001 + height))]
+    for rho in rings:
+        for k in range(segments):
+            a = 2 * math.pi * k / segments
+            verts.append(
+                Vector(
+                    (rho * radius * math.cos(a), rho * radius * math.sin(a), 0.001 + height * (1 - rho**2))
+                )
+            )
+    faces: list[tuple[int, ...]] = [(0, 1 + k, 1 + (k + 1) % segments) for k in range(segments)]
+    for k in range(segments):
+        k2 = (k + 1) % segments
+        faces.append((1 + k, 1 + segments + k, 1 + segments + k2, 1 + k2))
     return verts, faces
 
 
@@ -91,19 +102,18 @@ def _add_pip(
     sign: int,
     u: float,
     v: float,
-    depth: float,
 ) -> None:
-    """A flattened dark dome sunk into the face: reads as a painted, slightly concave pip."""
+    """Place one pip on the face (axis, sign) at face coordinates (u, v); material slot 1."""
     other = [a for a in range(3) if a != axis]
     new_verts = []
     for local in template[0]:
         co = [0.0, 0.0, 0.0]
         co[other[0]] = u + local.x
         co[other[1]] = v + local.y
-        co[axis] = sign * (0.5 - depth + 0.25 * local.z)  # flattened, sunk so its rim meets the face
+        co[axis] = sign * (0.5 + local.z)
         new_verts.append(bm.verts.new(co))
     for face_indices in template[1]:
-        face = bm.faces.new([new_verts[i] for i in face_indices])
+        face = bm.faces.new([new_verts[i] for i in (face_indices if sign > 0 else face_indices[::-1])])
         face.material_index = 1
         face.smooth = True
 

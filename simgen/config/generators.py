@@ -19,7 +19,7 @@ class _Generator(BaseModel):
 
 
 class DieShape(_Generator):
-    """A six-sided die: rounded cube (edge 1 before ``size``) with inlaid pips, opposite faces summing to 7.
+    """A six-sided die: rounded cube (edge 1 before ``size``) with inlaid pips; opposite faces sum to 7.
 
     Layout: +Z shows 1, -Z 6, +X 2, -X 5, +Y 3, -Y 4.
     """
@@ -28,7 +28,7 @@ class DieShape(_Generator):
     bevel: FloatValue = Field(0.12, description="Edge rounding radius, fraction of the edge length.")
     pip_radius: FloatValue = Field(0.085, description="Pip radius, fraction of the edge length.")
     pip_color: ColorValue = Field((0.02, 0.02, 0.02), description="Color of the pips.")
-    pip_depth: FloatValue = Field(0.02, description="How deep the pips are sunk into the faces (fraction).")
+    pip_depth: FloatValue = Field(0.01, description="Dome height of the inlaid pips (fraction of the edge).")
 
 
 class FruitShape(_Generator):
