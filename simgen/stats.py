@@ -96,12 +96,14 @@ def _plot(stats: dict[str, Any], png: Path, title: str) -> None:
             _bars(ax[3 + k], stats[key], f"{key} (mean {stats[key]['mean']:.2f})")
         else:
             ax[3 + k].set_title(f"{key}: not in these labels")
+            ax[3 + k].axis("off")
     flags = stats.get("keypoint_flags")
     if flags:
         ax[5].bar(list(flags), list(flags.values()), color=["0.6", "tab:orange", "tab:green"])
         ax[5].set_title("keypoint flags")
     else:
         ax[5].set_title("no keypoints")
+        ax[5].axis("off")
     fig.suptitle(
         f"{title}: {stats['images']} images, {stats['annotations']} annotations, {stats['ignored']} ignored"
     )
