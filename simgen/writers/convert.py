@@ -29,6 +29,7 @@ class LabelSet:
     categories: list[dict[str, Any]]
     root: Path
     info: dict[str, Any] = field(default_factory=dict)
+    source: Path | None = None  # the COCO file the labels were read from
 
 
 def load_labels(path: str | Path) -> LabelSet:
@@ -44,7 +45,7 @@ def load_labels(path: str | Path) -> LabelSet:
         )
     data = load_coco_json(json_path)
     info = {k: v for k, v in data.get("info", {}).items() if k not in ("description", "version")}
-    return LabelSet(records_from_coco(data), data["categories"], json_path.parent, info)
+    return LabelSet(records_from_coco(data), data["categories"], json_path.parent, info, json_path)
 
 
 def export(labels: LabelSet, fmt: str, out: str | Path | None = None, task: str = "all") -> list[Path]:
@@ -54,6 +55,8 @@ def export(labels: LabelSet, fmt: str, out: str | Path | None = None, task: str 
     if fmt in ("coco", "coco-polygons"):
         default = "annotations.json" if fmt == "coco" else "annotations_polygons.json"
         path = Path(out) if out else labels.root / default
+        if labels.source is not None and path.resolve() == labels.source.resolve():
+            raise SimgenError(f"{path}: refusing to overwrite the labels being converted; pass --out")
         coco = build_coco(labels.records, labels.categories, labels.info, polygons=fmt == "coco-polygons")
         write_json_atomic(path, coco)
         return [path]
