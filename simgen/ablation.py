@@ -1,0 +1,198 @@
+"""Randomizer ablations generated from the config: switch one randomizer off at a time.
+
+"Off" means every distribution of that randomizer is replaced by its central value (uniform → midpoint,
+normal → mean, log-uniform → geometric mean, randint → middle integer, choice → the most likely option,
+so3 → no rotation, yaw → the middle heading, HSV/Kelvin ranges → their centers), or the section is
+removed where it only adds things (distractors, post-effects). Everything else stays as configured, so
+each variant differs from the full config in exactly one randomizer.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from simgen.config.loader import config_to_dict, validate_config
+from simgen.config.schema import SceneConfig
+
+# randomizer → config paths it covers ("*" matches any list index or key); None = drop the section
+RANDOMIZERS: dict[str, list[str] | None] = {
+    "lighting": ["lights", "light_rig", "world"],
+    "materials": ["objects.*.material", "objects.*.generator.*_color", "distractors.material"],
+    "pose": ["objects.*.rotation", "objects.*.scale", "objects.*.size", "distractors.rotation"],
+    "camera": ["camera"],
+    "distractors": None,
+    "postfx": None,
+}
+_DROPPED = {"distractors": "distractors", "postfx": "postfx"}
+
+
+def central_value(value: Any) -> Any:
+    """The central value of a dumped distribution (or the value itself), recursively for containers."""
+    if value == "so3":
+        return [0.0, 0.0, 0.0]
+    if isinstance(value, list | tuple):
+        return [central_value(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "uniform" in value:
+        low, high = value["uniform"]
+        if isinstance(low, list | tuple):
+            return [(a + b) / 2 for a, b in zip(low, high, strict=True)]
+        return (low + high) / 2
+    if "normal" in value:
+        mean = value["normal"][0]
+        clip = value.get("clip")
+        return min(max(mean, clip[0]), clip[1]) if clip else mean
+    if "loguniform" in value:
+        low, high = value["loguniform"]
+        return math.sqrt(low * high)
+    if "randint" in value:
+        low, high = value["randint"]
+        return (low + high) // 2
+    if "choice" in value:
+        weights = value.get("weights") or [1.0] * len(value["choice"])
+        return central_value(value["choice"][max(range(len(weights)), key=lambda i: (weights[i], -i))])
+    if "so3" in value:
+        return [0.0, 0.0, 0.0]
+    if "yaw" in value:
+        return [0.0, 0.0, central_value(value["yaw"])]
+    for key in ("hsv", "kelvin"):
+        if key in value:
+            return {key: central_value(value[key])}
+    return {k: central_value(v) for k, v in value.items()}
+
+
+def _freeze_at(node: Any, parts: list[str]) -> Any:
+    """Freeze the values under the path ``parts`` (glob parts) inside a dumped config node."""
+    if not parts:
+        return central_value(node)
+    head, rest = parts[0], parts[1:]
+    if isinstance(node, list):
+        return [
+            _freeze_at(item, rest) if fnmatch.fnmatch(str(i), head) else item for i, item in enumerate(node)
+        ]
+    if isinstance(node, dict):
+        return {k: (_freeze_at(v, rest) if fnmatch.fnmatch(k, head) else v) for k, v in node.items()}
+    return node
+
+
+def ablate(config: SceneConfig, randomizer: str) -> SceneConfig:
+    """A copy of ``config`` with one randomizer switched off."""
+    if randomizer not in RANDOMIZERS:
+        raise ValueError(f"unknown randomizer {randomizer!r}; choose from {sorted(RANDOMIZERS)}")
+    data = copy.deepcopy(config_to_dict(config))
+    if randomizer in _DROPPED:
+        data[_DROPPED[randomizer]] = None
+    else:
+        for path in RANDOMIZERS[randomizer] or []:
+            data = _freeze_at(data, path.split("."))
+    return validate_config(data, source=f"<{config.scene.name} without {randomizer}>")
+
+
+def applicable_randomizers(config: SceneConfig) -> list[str]:
+    """Randomizers that actually vary something in this config (ablating the others changes nothing)."""
+    return [name for name in RANDOMIZERS if config_to_dict(ablate(config, name)) != config_to_dict(config)]
+
+
+def run_ablation(
+    config: SceneConfig,
+    out: Path,
+    real_test: str,
+    randomizers: list[str] | None = None,
+    eval_args: list[str] | None = None,
+    workers: int = 1,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Render the full config and one variant per randomizer (same image budget), evaluate each on the
+    real test set with ``simgen eval --experiments synthetic``, and write ablation.md + ablation.json."""
+    from simgen.build import build_dataset
+    from simgen.fileio import write_json_atomic, write_text_atomic
+
+    names = randomizers or applicable_randomizers(config)
+    variants = {"all": config, **{f"no_{name}": ablate(config, name) for name in names}}
+    rows = []
+    for variant, variant_config in variants.items():
+        data_dir = out / "data" / variant
+        build_dataset(variant_config, data_dir, workers=workers, progress=progress)
+        report = _evaluate(data_dir, out / "eval" / variant, real_test, eval_args or [])
+        rows.append({"variant": variant, **report})
+    base = rows[0]
+    for row in rows:
+        row["delta_AP50"] = _delta(row.get("AP50"), base.get("AP50"))
+        row["delta_AP"] = _delta(row.get("AP"), base.get("AP"))
+    summary = {
+        "scene": config.scene.name,
+        "images_per_variant": config.scene.num_images,
+        "real_test": real_test,
+        "eval_args": eval_args or [],
+        "rows": rows,
+    }
+    write_json_atomic(out / "ablation.json", summary, indent=2)
+    write_text_atomic(out / "ablation.md", ablation_markdown(summary))
+    return summary
+
+
+def _delta(value: float | None, base: float | None) -> float | None:
+    return None if value is None or base is None else round(value - base, 4)
+
+
+def _evaluate(data_dir: Path, eval_dir: Path, real_test: str, eval_args: list[str]) -> dict[str, Any]:
+    """Run the evaluator in its own process (torch and Blender stay apart) and read its report."""
+    import subprocess
+    import sys
+
+    command = [
+        sys.executable,
+        "-m",
+        "simgen.cli",
+        "eval",
+        "--synthetic",
+        str(data_dir),
+        "--real-test",
+        real_test,
+        "--experiments",
+        "synthetic",
+        "--out",
+        str(eval_dir),
+        "--resume",
+        *eval_args,
+    ]
+    subprocess.run(command, check=True)
+    report = json.loads((eval_dir / "report.json").read_text())
+    run = next(r for r in report["runs"] if r["experiment"] == "synthetic")
+    bbox = run["metrics"]["bbox"]
+    return {
+        "AP": bbox.get("AP"),
+        "AP50": bbox.get("AP50"),
+        "AP75": bbox.get("AP75"),
+        "train_seconds": run.get("wall_seconds"),
+    }
+
+
+def ablation_markdown(summary: dict[str, Any]) -> str:
+    lines = [
+        f"# Randomizer ablation: {summary['scene']}",
+        "",
+        f"{summary['images_per_variant']} synthetic images per variant, tested on `{summary['real_test']}` "
+        f"(evaluator arguments: `{' '.join(summary['eval_args']) or 'defaults'}`).",
+        "",
+        "| variant | AP50 | ΔAP50 | AP | ΔAP |",
+        "|---|---|---|---|---|",
+    ]
+    for row in summary["rows"]:
+        lines.append(
+            f"| {row['variant']} | {_fmt(row.get('AP50'))} | {_fmt(row.get('delta_AP50'), True)} | "
+            f"{_fmt(row.get('AP'))} | {_fmt(row.get('delta_AP'), True)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
