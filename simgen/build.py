@@ -376,6 +376,9 @@ def build_dataset(
     out_dir = Path(out_dir)
     digest = prepare_output(config, out_dir)
     wanted = list(dict.fromkeys(range(config.scene.num_images) if indices is None else indices))
+    outside = [i for i in wanted if not 0 <= i < config.scene.num_images]
+    if outside:
+        raise SimgenError(f"image indices {outside[:5]} are outside 0..{config.scene.num_images - 1}")
     done = read_records(out_dir, wanted)
     pending = [i for i in wanted if i not in done]
     remove_stale_temps(out_dir, pending)

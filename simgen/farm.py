@@ -340,6 +340,9 @@ class RayRunner:
 
     def _start_actors(self, ray: Any, config: SceneConfig, pending: int) -> list[Any]:
         cpus = int(ray.cluster_resources().get("CPU", 1))
+        biggest = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=0)
+        if self.threads > biggest:
+            raise SimgenError(f"--threads {self.threads}: no Ray node has that many CPUs (most: {biggest:g})")
         count = max(1, min(self.actors or cpus // max(1, self.threads), pending))
         actor = ray.remote(
             num_cpus=self.threads, max_restarts=self.max_restarts, max_task_retries=self.max_restarts
