@@ -128,17 +128,28 @@ def test_missing_torchvision_weights_fail_clearly(tmp_path: Path, monkeypatch: p
         models.build_model("yolo", 3, 64)
 
 
-def test_local_backbone_weights_file(tmp_path: Path) -> None:
-    """--backbone-weights with a torchvision classification state dict, and a wrong file."""
+def test_local_backbone_weights_file_and_torch_hub_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--backbone-weights with a torchvision classification state dict, a wrong file, a cached hub file."""
     torchvision = pytest.importorskip("torchvision")
+    state = torchvision.models.mobilenet_v3_large().state_dict()
     good = tmp_path / "mobilenet.pth"
-    torch.save(torchvision.models.mobilenet_v3_large().state_dict(), good)
+    torch.save(state, good)
     model = models.build_model("fasterrcnn_mobilenet_v3_large_320_fpn", 3, 64, backbone_weights=good)
     assert model.backbone.body["0"][1].__class__.__name__ == "FrozenBatchNorm2d"
+    assert torch.equal(model.backbone.body["0"][0].weight, state["features.0.0.weight"])
     bad = tmp_path / "bad.pth"
     torch.save({"x": torch.zeros(1)}, bad)
     with pytest.raises(SimgenError, match="backbone weights do not fit mobilenet_v3_large"):
         models.build_model("fasterrcnn_mobilenet_v3_large_320_fpn", 3, 64, backbone_weights=bad)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    spec = models.get_spec("ssdlite320_mobilenet_v3_large")
+    cached = models.hub_cache_path(torchvision.models.MobileNet_V3_Large_Weights.IMAGENET1K_V1)
+    cached.parent.mkdir(parents=True)
+    torch.save(state, cached)
+    model = models.build_model(spec.name, 3, 64, "torchvision")
+    assert torch.equal(model.backbone.features[0][0][0].weight, state["features.0.0.weight"])
 
 
 def _run_cli(argv: list[str]) -> int:
@@ -182,7 +193,7 @@ def test_eval_command_on_a_boxes_only_real_set(tmp_path: Path) -> None:
     report = json.loads((out / "report.json").read_text())
     assert [r["name"] for r in report["runs"]] == ["synthetic", "real", "finetune", "mixed", "scaling_4"]
     assert all("segm" not in r["metrics"] and 0 <= r["metrics"]["bbox"]["AP"] <= 1 for r in report["runs"])
-    for name in ("report.md", "scaling.png", "pr_curves.png", "box_sizes.png", "overlays/synthetic.jpg"):
+    for name in ("report.md", "scaling.png", "pr_curves.png", "box_sizes.png", "overlays/synthetic.png"):
         assert (out / name).is_file(), name
     with pytest.raises(SimgenError, match="pass --resume"):
         _run_cli(argv)

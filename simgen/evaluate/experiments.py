@@ -19,7 +19,7 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,6 @@ class Run:
     weights: list[float] | None = None  # per-source sampling share (mixed)
     init_from: str | None = None  # run whose final weights start this one (finetune)
     num_synthetic: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 def load_study(settings: EvalSettings) -> Study:
@@ -269,6 +268,7 @@ def execute(study: Study, run: Run, fingerprints: dict[str, str]) -> dict[str, A
         "iters": run.iters,
         "train_sets": [t.name for t in run.train_sets],
         "train_images": len(data),
+        "parameters": dict(zip(("trainable", "total"), models.count_parameters(model), strict=True)),
         "num_synthetic": run.num_synthetic,
         "init_from": run.init_from,
         "weights": run.weights,

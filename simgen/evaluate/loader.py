@@ -38,27 +38,27 @@ class AugmentConfig:
 
 
 def train_transform(image_size: int, aug: AugmentConfig) -> v2.Transform:
-    """Flips, color jitter and scale jitter to a fixed ``image_size`` square (what the model then sees).
+    """Flips, scale jitter to a fixed ``image_size`` square (what the model then sees), color jitter.
 
     The model resizes so the longer side equals ``image_size``: scale jitter + crop to that square is
-    the only way to change object scale that the model's own resize does not undo.
+    the only way to change object scale that the model's own resize does not undo. Color jitter runs
+    last, on the small square: on 640 px photos it was most of the data-loading time (hue especially).
     """
     steps: list[v2.Transform] = []
     if aug.hflip:
         steps.append(v2.RandomHorizontalFlip())
     if aug.vflip:
         steps.append(v2.RandomVerticalFlip())
-    if aug.color_jitter > 0:
-        c = aug.color_jitter
-        steps.append(v2.ColorJitter(brightness=c, contrast=c, saturation=c, hue=min(0.5, c / 10)))
     steps += [
         v2.ScaleJitter((image_size, image_size), scale_range=aug.scale_range, antialias=True),
         v2.RandomCrop(
             (image_size, image_size), pad_if_needed=True, fill={tv_tensors.Image: 114, "others": 0}
         ),
-        v2.ClampBoundingBoxes(),
-        v2.SanitizeBoundingBoxes(min_size=2),
     ]
+    if aug.color_jitter > 0:
+        c = aug.color_jitter
+        steps.append(v2.ColorJitter(brightness=c, contrast=c, saturation=c, hue=min(0.5, c / 10)))
+    steps += [v2.ClampBoundingBoxes(), v2.SanitizeBoundingBoxes(min_size=2)]
     return v2.Compose(steps)
 
 

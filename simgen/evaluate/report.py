@@ -44,10 +44,8 @@ def write_report(study: Study, runs: list[Run], results: list[dict[str, Any]]) -
     overlays = {}
     for result in results:
         if result["experiment"] != "scaling" and study.settings.overlay_images:
-            evidence = analysis["evidence"] if result["name"] == analysis["evidence_run"] else None
-            overlays[result["name"]] = draw_overlays(
-                study, result, analysis["evidence"], evidence, out / "overlays" / f"{result['name']}.jpg"
-            )
+            path = out / "overlays" / f"{result['name']}.png"
+            overlays[result["name"]] = draw_overlays(study, result, analysis["evidence"], path)
     report = {
         "settings": study.settings.model_dump(),
         "data": {
@@ -55,6 +53,7 @@ def write_report(study: Study, runs: list[Run], results: list[dict[str, Any]]) -
             "real_test": _set_summary(study.real_test),
             "real_train": _set_summary(study.real_train) if study.real_train else None,
             "categories": study.categories.names,
+            "categories_missing_per_set": {k: v for k, v in study.categories.uncovered.items() if v},
         },
         "runs": results,
         "annotation_rules": analysis,
@@ -242,26 +241,20 @@ def overlay_images(study: Study, evidence: dict[str, Any] | None) -> list[dict[s
     return chosen
 
 
-def draw_overlays(
-    study: Study,
-    result: dict[str, Any],
-    selection: dict[str, Any] | None,
-    evidence: dict[str, Any] | None,
-    path: Path,
-) -> str:
+def draw_overlays(study: Study, result: dict[str, Any], selection: dict[str, Any] | None, path: Path) -> str:
     """A grid of test images: labels in green, predictions (score >= 0.5) in red, unmatched in orange.
 
-    ``selection`` (the primary run's evidence) picks the images, so every run shows the same ones;
-    ``evidence`` is this run's own, when it is the primary run, and marks its unmatched detections.
+    ``selection`` (the primary run's evidence) picks the images, so every run shows the same ones.
     """
     predictions = json.loads((study.out / result["predictions"]).read_text())
+    chosen = overlay_images(study, selection)
+    shown = study.real_test.subset([im["id"] for im in chosen], "overlay")
     unmatched = {
-        (u["image_id"], tuple(round(v, 1) for v in u["bbox"]))
-        for u in (evidence or {}).get("unmatched_examples", [])
+        (u["image_id"], tuple(u["bbox"])) for u in rules.find_unmatched(shown, predictions, OVERLAY_SCORE)
     }
     names = study.real_test.categories
     tiles = []
-    for image in overlay_images(study, selection):
+    for image in chosen:
         canvas = cv2.imread(str(study.real_test.image_path(image)), cv2.IMREAD_COLOR)
         scale = TILE / max(canvas.shape[:2])
         canvas = cv2.resize(canvas, (round(canvas.shape[1] * scale), round(canvas.shape[0] * scale)))
@@ -269,8 +262,7 @@ def draw_overlays(
             _box(canvas, ann["bbox"], scale, GT_COLOR, names[ann["category_id"]], top=False)
         for p in predictions:
             if p["image_id"] == image["id"] and p["score"] >= OVERLAY_SCORE:
-                key = (image["id"], tuple(round(v, 1) for v in p["bbox"]))
-                color = UNMATCHED_COLOR if key in unmatched else PRED_COLOR
+                color = UNMATCHED_COLOR if (image["id"], tuple(p["bbox"])) in unmatched else PRED_COLOR
                 _box(canvas, p["bbox"], scale, color, f"{names[p['category_id']]} {p['score']:.2f}", top=True)
         tile = np.full((TILE, TILE, 3), 255, np.uint8)
         tile[: canvas.shape[0], : canvas.shape[1]] = canvas
@@ -290,7 +282,7 @@ def draw_overlays(
         tiles.append(np.full((TILE, TILE, 3), 255, np.uint8))
     grid = np.vstack([np.hstack(tiles[i : i + columns]) for i in range(0, len(tiles), columns)])
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), grid, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    cv2.imwrite(str(path), grid)
     return str(path.relative_to(study.out))
 
 

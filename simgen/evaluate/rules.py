@@ -50,12 +50,15 @@ def box_table(coco_set: CocoSet, image_size: int) -> dict[str, np.ndarray]:
     return {"side": np.array(sides), "aspect": np.array(aspects), "border": np.array(border, bool)}
 
 
+def _percentile(values: np.ndarray, p: float) -> float | None:
+    return float(np.percentile(values, p)) if values.size else None
+
+
 def set_stats(coco_set: CocoSet, image_size: int) -> dict[str, Any]:
     """Summary numbers for one set, at the resolution the model sees it."""
     table = box_table(coco_set, image_size)
     counts = np.array([len(coco_set.annotations.get(im["id"], [])) for im in coco_set.images])
     side = table["side"]
-    q = lambda a, p: float(np.percentile(a, p)) if a.size else None  # noqa: E731
     per_class: dict[str, int] = defaultdict(int)
     for group in coco_set.annotations.values():
         for ann in group:
@@ -65,14 +68,18 @@ def set_stats(coco_set: CocoSet, image_size: int) -> dict[str, Any]:
         "boxes": int(side.size),
         "has_masks": coco_set.has_masks,
         "boxes_per_image": {
-            "median": q(counts, 50),
+            "median": _percentile(counts, 50),
             "min": int(counts.min()) if counts.size else 0,
             "max": int(counts.max()) if counts.size else 0,
             "empty_images": int((counts == 0).sum()),
         },
-        "box_side_px": {"p5": q(side, 5), "median": q(side, 50), "p95": q(side, 95)},
+        "box_side_px": {
+            "p5": _percentile(side, 5),
+            "median": _percentile(side, 50),
+            "p95": _percentile(side, 95),
+        },
         "small_fraction": float((side < SMALL_PX).mean()) if side.size else 0.0,
-        "aspect_median": q(table["aspect"], 50),
+        "aspect_median": _percentile(table["aspect"], 50),
         "border_fraction": float(table["border"].mean()) if side.size else 0.0,
         "mask_padding_px": mask_padding(coco_set),
         "per_class": dict(sorted(per_class.items())),
@@ -168,43 +175,54 @@ def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray(mask_utils.iou(a.tolist(), b.tolist(), [0] * len(b)))
 
 
+def _confident_by_image(results: list[dict[str, Any]], score: float) -> dict[int, list[dict[str, Any]]]:
+    by_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        if r["score"] >= score:
+            by_image[r["image_id"]].append(r)
+    return by_image
+
+
+def _gt_boxes(real: CocoSet, image_id: int) -> np.ndarray:
+    return np.array([a["bbox"] for a in real.annotations.get(image_id, [])], float).reshape(-1, 4)
+
+
+def find_unmatched(real: CocoSet, results: list[dict[str, Any]], score: float = 0.6) -> list[dict[str, Any]]:
+    """Confident detections overlapping no label at all (IoU < 0.1), most confident first."""
+    by_image = _confident_by_image(results, score)
+    unmatched = []
+    for image in real.images:
+        detections = by_image.get(image["id"], [])
+        dt = np.array([r["bbox"] for r in detections], float).reshape(-1, 4)
+        ious = _iou_matrix(dt, _gt_boxes(real, image["id"]))
+        for d, detection in enumerate(detections):
+            if not ious.shape[1] or ious[d].max() < 0.1:
+                unmatched.append({**detection, "file_name": image["file_name"]})
+    return sorted(unmatched, key=lambda u: -u["score"])
+
+
 def prediction_evidence(real: CocoSet, results: list[dict[str, Any]], score: float = 0.6) -> dict[str, Any]:
     """Compare confident predictions with real labels: size ratios of matches, unmatched detections.
 
     Matching is class-agnostic (the question is about the box rule, not the class) at IoU >= 0.5.
     """
-    by_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for r in results:
-        if r["score"] >= score:
-            by_image[r["image_id"]].append(r)
-    width_ratio, height_ratio, unmatched = [], [], []
+    by_image = _confident_by_image(results, score)
+    ratios = []
     for image in real.images:
-        gt = np.array([a["bbox"] for a in real.annotations.get(image["id"], [])]).reshape(-1, 4)
-        dt = np.array([r["bbox"] for r in by_image.get(image["id"], [])]).reshape(-1, 4)
+        gt = _gt_boxes(real, image["id"])
+        dt = np.array([r["bbox"] for r in by_image.get(image["id"], [])], float).reshape(-1, 4)
         ious = _iou_matrix(dt, gt)
         for d in range(len(dt)):
             best = int(ious[d].argmax()) if gt.size else -1
-            if best < 0 or ious[d, best] < 0.1:
-                unmatched.append(
-                    {
-                        "image_id": image["id"],
-                        "file_name": image["file_name"],
-                        "bbox": dt[d].tolist(),
-                        "score": by_image[image["id"]][d]["score"],
-                    }
-                )
-            elif ious[d, best] >= 0.5:
-                width_ratio.append(gt[best, 2] / max(dt[d, 2], 1e-6))
-                height_ratio.append(gt[best, 3] / max(dt[d, 3], 1e-6))
-    size_ratio = (
-        float(np.median(np.sqrt(np.array(width_ratio) * np.array(height_ratio)))) if width_ratio else None
-    )
-    unmatched.sort(key=lambda u: -u["score"])
+            if best >= 0 and ious[d, best] >= 0.5:
+                ratios.append(np.sqrt(gt[best, 2] * gt[best, 3] / max(dt[d, 2] * dt[d, 3], 1e-6)))
+    unmatched = find_unmatched(real, results, score)
     return {
         "score_threshold": score,
-        "matched": len(width_ratio),
-        "gt_to_pred_size_ratio": size_ratio,
+        "matched": len(ratios),
+        "gt_to_pred_size_ratio": float(np.median(ratios)) if ratios else None,
         "unmatched_confident": len(unmatched),
+        "unmatched_images": len({u["image_id"] for u in unmatched}),
         "unmatched_examples": unmatched[:20],
     }
 
@@ -224,14 +242,14 @@ def prediction_findings(evidence: dict[str, Any], real_name: str, model_run: str
             )
         )
     if evidence["unmatched_confident"]:
-        images = len({u["image_id"] for u in evidence["unmatched_examples"]})
+        images = evidence["unmatched_images"]
         findings.append(
             Finding(
                 "unlabelled-objects",
                 "info",
                 f"{evidence['unmatched_confident']} confident detections (score >= "
                 f"{evidence['score_threshold']}) of the '{model_run}' model overlap no {real_name} "
-                f"label (IoU < 0.1), e.g. in {images} image(s) listed in report.json: unlabelled "
+                f"label (IoU < 0.1), in {images} image(s) (examples in report.json): unlabelled "
                 "objects or false positives; look at the overlays",
             )
         )

@@ -116,7 +116,7 @@ class Trainer:
         os.replace(tmp, self.run_dir / CHECKPOINT)  # never leave a half-written checkpoint
 
     def load(self, path: Path) -> None:
-        state = torch.load(path, map_location=self.device, weights_only=False)
+        state = torch.load(path, map_location=self.device, weights_only=True)
         if state.get("fingerprint") != self.fingerprint:
             raise SimgenError(
                 f"{path}: checkpoint was made with different settings; use a new --out or "
@@ -198,12 +198,9 @@ class Trainer:
                     self.iteration += 1
                     bar.set_postfix(loss=f"{last['loss']:.3f}")
                     if self.iteration % 10 == 0 or self.iteration == end:
-                        log.write(
-                            json.dumps(
-                                {"iter": self.iteration, "lr": self.scheduler.get_last_lr()[0], **last}
-                            )
-                            + "\n"
-                        )
+                        record = {"iter": self.iteration, "lr": self.scheduler.get_last_lr()[0], **last}
+                        log.write(json.dumps(record) + "\n")
+                        log.flush()  # readable while training runs
                     if self.iteration % self.cfg.checkpoint_every == 0:
                         self.save()
             except KeyboardInterrupt:
