@@ -37,7 +37,7 @@ def bare_loop(config, frames: list[int], out_dir: Path) -> list[float]:
     times = []
     for index in frames:
         start = time.perf_counter()
-        backend.apply(sample_frame(config, index))
+        backend.apply(sample_frame(config, index, mesh_bounds=backend.mesh_bounds))
         backend.scene.render.filepath = str(out_dir / f"bare_{index:06d}.png")
         with silence_stdout():
             bpy.ops.render.render(write_still=True)

@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 mkdir -p docs/images
 for config in scenes/*.yaml scenes/demos/*.yaml; do
   name=$(basename "$config" .yaml)
-  .venv/bin/simgen render "$config" --out "out/figures/$name" -n 6 --no-progress --set render.resolution=[240,180]
-  .venv/bin/simgen preview "out/figures/$name" --out "docs/images/$name.png" --tile-width 240
+  size=()
+  [[ "$config" == scenes/demos/* ]] && size=(--set "render.resolution=[240,180]")
+  .venv/bin/simgen render "$config" --out "out/figures/$name" -n 6 --no-progress "${size[@]}"
+  .venv/bin/simgen preview "out/figures/$name" --out "docs/images/$name.png" --tile-width 320
 done
