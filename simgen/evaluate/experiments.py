@@ -33,7 +33,7 @@ from simgen.evaluate.datasets import (
     parse_category_map,
     split_set,
 )
-from simgen.evaluate.settings import EvalSettings
+from simgen.evaluate.settings import DEFAULT_ITERS, EvalSettings
 
 RESULT = "result.json"
 MODEL = "model.pt"
@@ -71,10 +71,7 @@ class Run:
 
 def load_study(settings: EvalSettings) -> Study:
     """Load and cross-check all sets; fails early (before any training) on category problems."""
-    synthetic = [
-        load_coco(p, name=f"synthetic:{Path(p).stem if Path(p).suffix == '.json' else Path(p).name}")
-        for p in settings.synthetic
-    ]
+    synthetic = [load_coco(p, name=f"synthetic:{_short_name(Path(p))}") for p in settings.synthetic]
     for i, s in enumerate(synthetic):  # names key the label maps, so they must be unique
         if any(o.name == s.name for o in synthetic[:i]):
             s.name = f"{s.name}#{i}"
@@ -92,14 +89,19 @@ def load_study(settings: EvalSettings) -> Study:
     return Study(settings, synthetic, real, real_train, categories, Path(settings.out))
 
 
+def _short_name(path: Path) -> str:
+    """``out/dice`` -> ``dice``; ``out/dice/annotations.json`` -> ``dice``; ``sets/a.json`` -> ``a``."""
+    if path.suffix != ".json":
+        return path.name
+    return path.parent.name if path.name == "annotations.json" else path.stem
+
+
 def training_iters(settings: EvalSettings, num_images: int) -> int:
     """``--iters`` as given, or ``--epochs`` over ``num_images`` images, or the default."""
     if settings.iters is not None:
         return settings.iters
     if settings.epochs is not None:
         return max(1, math.ceil(settings.epochs * num_images / settings.batch_size))
-    from simgen.evaluate.settings import DEFAULT_ITERS
-
     return DEFAULT_ITERS
 
 
@@ -190,49 +192,89 @@ def check_out_dir(out: Path, resume: bool) -> None:
         )
 
 
-def execute(study: Study, run: Run, fingerprints: dict[str, str]) -> dict[str, Any]:
-    """Train + test one run (or reuse its stored result); returns the run's result dict."""
-    import torch
-
-    from simgen.evaluate import loader, models, predict, train
-    from simgen.evaluate.metrics import evaluate_results, save_results
-
-    s = study.settings
-    run_dir = study.out / "runs" / run.name
-    fp = fingerprint(study, run, fingerprints.get(run.init_from or ""))
-    fingerprints[run.name] = fp
+def _stored_result(run: Run, run_dir: Path, fp: str) -> dict[str, Any] | None:
+    """A finished run's result when its settings fingerprint matches; an error when it does not."""
     stored = run_dir / RESULT
-    if stored.is_file():
-        result = json.loads(stored.read_text())
-        if result.get("fingerprint") == fp:
-            print(f"[{run.name}] reusing finished run ({stored})")
-            return result
+    if not stored.is_file():
+        return None
+    result = json.loads(stored.read_text())
+    if result.get("fingerprint") != fp:
         raise SimgenError(
             f"{stored}: finished with different settings; use another --out or delete the folder"
         )
-    spec = models.get_spec(s.model)
-    device = train.resolve_device(s.device)
+    print(f"[{run.name}] reusing finished run ({stored})")
+    return result
+
+
+def _build_model(study: Study, run: Run) -> Any:
+    """The run's detector, seeded; finetune runs start from their parent run's final weights."""
+    import torch
+
+    from simgen.evaluate import models
+
+    s = study.settings
     torch.manual_seed(s.seed)
     model = models.build_model(
         s.model, len(study.categories.names), s.image_size, s.resolved_pretrained, s.backbone_weights
     )
     if run.init_from:
-        model.load_state_dict(
-            torch.load(study.out / "runs" / run.init_from / MODEL, map_location="cpu", weights_only=True)
-        )
-    aug = loader.AugmentConfig(s.hflip, s.vflip, tuple(s.scale_range), s.color_jitter)
-    transform = loader.train_transform(s.image_size, aug)
-    if spec.masks and not all(t.has_masks for t in run.train_sets):
+        parent = study.out / "runs" / run.init_from / MODEL
+        model.load_state_dict(torch.load(parent, map_location="cpu", weights_only=True))
+    return model
+
+
+def _training_data(study: Study, run: Run, masks: bool) -> Any:
+    """The run's training sets as one augmented torch dataset, labels in the test set's label space."""
+    from simgen.evaluate import loader
+
+    s = study.settings
+    if masks and not all(t.has_masks for t in run.train_sets):
         raise SimgenError(
             f"--model {s.model} predicts masks but a training set of run '{run.name}' has "
             "annotations without segmentation; choose a box-only model"
         )
-    data = loader.MultiSource(
-        [
-            loader.CocoDetection(t, study.categories.label_map(t), spec.masks, transform)
-            for t in run.train_sets
-        ]
+    aug = loader.AugmentConfig(s.hflip, s.vflip, tuple(s.scale_range), s.color_jitter)
+    transform = loader.train_transform(s.image_size, aug)
+    labels = study.categories.label_map
+    return loader.MultiSource([loader.CocoDetection(t, labels(t), masks, transform) for t in run.train_sets])
+
+
+def _test(
+    study: Study, model: Any, device: Any, run_dir: Path, workers: int, masks: bool
+) -> tuple[dict, float]:
+    """Predict the real test set, save the COCO results file, score it with COCOeval."""
+    from simgen.evaluate import loader, predict
+    from simgen.evaluate.metrics import evaluate_results, save_results
+
+    s = study.settings
+    test = loader.CocoDetection(study.real_test, study.categories.label_map(study.real_test))
+    results, images_per_second = predict.predict(
+        model, test, device, study.categories.test_ids, s.batch_size, workers, s.progress
     )
+    save_results(results, run_dir / PREDICTIONS)
+    metrics = {"bbox": evaluate_results(study.real_test, results, "bbox")}
+    if masks and study.real_test.has_masks:
+        metrics["segm"] = evaluate_results(study.real_test, results, "segm")
+    return metrics, images_per_second
+
+
+def execute(study: Study, run: Run, fingerprints: dict[str, str]) -> dict[str, Any]:
+    """Train + test one run (or reuse its stored result); returns the run's result dict."""
+    import torch
+
+    from simgen.evaluate import models, train
+
+    s = study.settings
+    run_dir = study.out / "runs" / run.name
+    fp = fingerprint(study, run, fingerprints.get(run.init_from or ""))
+    fingerprints[run.name] = fp
+    stored = _stored_result(run, run_dir, fp)
+    if stored is not None:
+        return stored
+    masks = models.get_spec(s.model).masks
+    device = train.resolve_device(s.device)
+    model = _build_model(study, run)
+    data = _training_data(study, run, masks)
     workers = s.workers if s.workers is not None else train.default_workers()
     cfg = train.TrainConfig(iters=run.iters, batch_size=s.batch_size, lr=s.lr, seed=s.seed, workers=workers)
     print(
@@ -253,14 +295,8 @@ def execute(study: Study, run: Run, fingerprints: dict[str, str]) -> dict[str, A
         desc=run.name,
     )
     torch.save(model.state_dict(), run_dir / MODEL)
-    test = loader.CocoDetection(study.real_test, study.categories.label_map(study.real_test))
-    results, images_per_second = predict.predict(
-        model, test, device, study.categories.test_ids, s.batch_size, workers, s.progress
-    )
-    save_results(results, run_dir / PREDICTIONS)
-    metrics = {"bbox": evaluate_results(study.real_test, results, "bbox")}
-    if spec.masks and study.real_test.has_masks:
-        metrics["segm"] = evaluate_results(study.real_test, results, "segm")
+    metrics, images_per_second = _test(study, model, device, run_dir, workers, masks)
+    trainable, total = models.count_parameters(model)
     result = {
         "name": run.name,
         "experiment": run.experiment,
@@ -268,7 +304,7 @@ def execute(study: Study, run: Run, fingerprints: dict[str, str]) -> dict[str, A
         "iters": run.iters,
         "train_sets": [t.name for t in run.train_sets],
         "train_images": len(data),
-        "parameters": dict(zip(("trainable", "total"), models.count_parameters(model), strict=True)),
+        "parameters": {"trainable": trainable, "total": total},
         "num_synthetic": run.num_synthetic,
         "init_from": run.init_from,
         "weights": run.weights,
@@ -281,7 +317,7 @@ def execute(study: Study, run: Run, fingerprints: dict[str, str]) -> dict[str, A
         "predictions": str((run_dir / PREDICTIONS).relative_to(study.out)),
         "metrics": metrics,
     }
-    stored.write_text(json.dumps(result, indent=2))
+    (run_dir / RESULT).write_text(json.dumps(result, indent=2))
     bbox = metrics["bbox"]
     print(f"[{run.name}] bbox AP {bbox['AP']:.3f}  AP50 {bbox['AP50']:.3f}  AP75 {bbox['AP75']:.3f}")
     return result

@@ -106,11 +106,11 @@ def compare_label_stats(synthetic: dict[str, Any], real: dict[str, Any], real_na
     """Findings from label statistics alone (one synthetic summary vs one real summary)."""
     findings: list[Finding] = []
     s_med, r_med = synthetic["box_side_px"]["median"], real["box_side_px"]["median"]
-    if s_med and r_med and not 0.75 <= s_med / r_med <= 1.33:
+    if s_med and r_med and not 0.87 <= s_med / r_med <= 1.15:  # beyond +-15%: worth a look, +-33%: a problem
         findings.append(
             Finding(
                 "box-size",
-                "warning",
+                "info" if 0.75 <= s_med / r_med <= 1.33 else "warning",
                 f"median box side differs: synthetic {s_med:.1f} px vs {real_name} {r_med:.1f} px "
                 f"at the model input size (ratio {s_med / r_med:.2f}); match camera distance or "
                 "object scale in the scene config",
