@@ -100,7 +100,8 @@ def _models(root: type[BaseModel]) -> list[type[BaseModel]]:
 
 def _nested_models(annotation: Any) -> list[type[BaseModel]]:
     found = []
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel) and not _is_distribution(annotation):
+    is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    if is_model and not _is_distribution(annotation):
         found.append(annotation)
     for arg in typing.get_args(annotation):
         found += _nested_models(arg)
