@@ -98,7 +98,7 @@ class CameraSection(StrictModel):
     look_at: Vec3Value = Field((0.0, 0.0, 0.0), description="Ignored with orbit (orbit.target is used).")
     look_at_jitter: Vec3Value = Field((0.0, 0.0, 0.0), description="Offset added to the look-at point.")
     up: tuple[float, float, float] = Field(
-        (0.0, 0.0, 1.0), description="World direction shown upwards in the image; [0, 1, 0] for top-down views."
+        (0.0, 0.0, 1.0), description="World direction shown upwards in the image ([0, 1, 0]: top-down views)."
     )
     dof: DepthOfField | None = None
     roll: FloatValue = Field(0.0, description="Rotation about the viewing axis, degrees.")
