@@ -337,8 +337,20 @@ def _is_blender_script_dir(path: str) -> bool:
 
 def _init_worker(config_data: dict[str, Any], out_dir: str, threads: int) -> None:
     """Pool initializer: import Blender once per process and keep its scene for every frame."""
+    _die_with_parent()
     config, backend = make_backend(config_data, threads)
     _WORKER.update(config=config, out_dir=Path(out_dir), backend=backend)
+
+
+def _die_with_parent() -> None:
+    """Linux: end this worker when the parent dies (kill -9 of the CLI must not leave renders running)."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
 def _render_in_worker(index: int) -> Done:
