@@ -114,34 +114,39 @@ def _pyplot() -> Any:
     return plt
 
 
+REFERENCE_COLORS = {"real": "C3", "finetune": "C2", "mixed": "C4"}
+
+
 def plot_scaling(results: list[dict[str, Any]], path: Path) -> str | None:
     """AP / AP50 vs number of synthetic training images, real-data runs as horizontal reference lines."""
     points = sorted(
-        (r["num_synthetic"], r["metrics"]["bbox"])
-        for r in results
-        if r["experiment"] in ("scaling", "synthetic")
+        (
+            (r["num_synthetic"], r["metrics"]["bbox"])
+            for r in results
+            if r["experiment"] in ("scaling", "synthetic")
+        ),
+        key=lambda point: point[0],
     )
     if len(points) < 2:
         return None
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     xs = [n for n, _ in points]
-    ax.plot(xs, [m["AP"] for _, m in points], "o-", label="synthetic only: AP")
-    ax.plot(xs, [m["AP50"] for _, m in points], "s--", label="synthetic only: AP50")
+    ax.plot(xs, [m["AP"] for _, m in points], "o-", color="C0", label="synthetic only: AP")
+    ax.plot(xs, [m["AP50"] for _, m in points], "s--", color="C1", label="synthetic only: AP50")
     for r in results:
-        if r["experiment"] in ("real", "finetune", "mixed"):
-            ax.axhline(
-                r["metrics"]["bbox"]["AP"],
-                ls=":",
-                color="C3" if r["experiment"] == "real" else "C2",
-                label=f"{r['name']}: AP",
-            )
+        if r["experiment"] in REFERENCE_COLORS:
+            color = REFERENCE_COLORS[r["experiment"]]
+            ax.axhline(r["metrics"]["bbox"]["AP"], ls=":", color=color, label=f"{r['name']}: AP")
+            ax.axhline(r["metrics"]["bbox"]["AP50"], ls="-.", lw=0.8, color=color, label=f"{r['name']}: AP50")
     ax.set_xscale("log")
-    ax.set_xlabel("synthetic training images")
-    ax.set_ylabel("AP on real test set")
+    ax.set_xticks(xs, [str(x) for x in xs])
+    ax.minorticks_off()
+    ax.set_xlabel("synthetic training images (same iterations for every point)")
+    ax.set_ylabel("score on the real test set")
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -329,7 +334,14 @@ def render_markdown(study: Study, report: dict[str, Any]) -> str:
             f"{_fmt(m['AP50'])} | {_fmt(m['AP75'])} | {_fmt(m['AR100'])} | {_fmt(segm)} | "
             f"{r['train_iters_per_second']:.2f} | {r['eval_images_per_second']:.1f} |"
         )
-    lines += ["", "AP = COCO AP@[.5:.95] from pycocotools COCOeval; AP50/AP75 at IoU 0.5/0.75.", ""]
+    minutes = sum(r["wall_seconds"] for r in runs) / 60
+    lines += [
+        "",
+        "AP = COCO AP@[.5:.95] from pycocotools COCOeval; AP50/AP75 at IoU 0.5/0.75. "
+        f"Wall time of training + testing: {minutes:.1f} min on {runs[0]['device'] if runs else '-'} "
+        "(a run resumed from a checkpoint counts only its time after resuming).",
+        "",
+    ]
     lines += _per_class_table(runs)
     if report["plots"].get("scaling"):
         lines += ["## Data scaling", "", "![scaling](scaling.png)", ""]
