@@ -8,8 +8,9 @@ cores, and Ray within 5% of the local pool with the same worker count. Also meas
 threads against 2 workers x 1 thread (this picks ``--workers auto``), and a bare bpy loop (RGB only, no
 passes or labels) for context.
 
-Rates are steady-state: images finished after every worker has finished its first one, over the time
-that took (startup, Blender import and Ray start-up are reported separately as end-to-end rates).
+Rates are steady-state: images finished between the moment every worker has finished its first one and
+the moment the first worker runs out of work (start-up, Blender import, Ray start-up and the tail where
+some workers idle are in the end-to-end rates, reported separately).
 Configurations alternate across rounds so drift and other load hit all of them alike; check ``load``
 in the output: on a machine that is busy with something else the ratios mean little.
 """
@@ -24,6 +25,7 @@ import platform
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,14 +47,15 @@ def timed_runner(inner: Callable[..., None], stamps: list[float]) -> Callable[..
     return run
 
 
-def simgen_run(config: Any, out_dir: Path, kind: str, workers: int, threads: int) -> dict[str, float]:
+def simgen_run(config: Any, out_dir: Path, kind: str, workers: int, threads: int) -> dict[str, Any]:
     """One build of the whole config; steady-state and end-to-end images/second."""
     from simgen.build import build_dataset, local_runner
     from simgen.farm import RayRunner
 
     stamps: list[float] = []
     if kind == "ray":
-        inner: Callable[..., None] = RayRunner(actors=workers, threads=threads)
+        # one image per chunk: the worst case for Ray's per-task overhead, and stamps per image
+        inner: Callable[..., None] = RayRunner(actors=workers, threads=threads, chunk_size=1)
     else:
         inner = local_runner(workers, threads)
     start = time.perf_counter()
@@ -60,12 +63,19 @@ def simgen_run(config: Any, out_dir: Path, kind: str, workers: int, threads: int
     return rates(stamps, start, workers)
 
 
-def rates(stamps: list[float], start: float, warm: int) -> dict[str, float]:
-    steady = (len(stamps) - warm) / (stamps[-1] - stamps[warm - 1])
-    return {"steady_img_s": steady, "end_to_end_img_s": len(stamps) / (stamps[-1] - start)}
+def rates(stamps: list[float], start: float, workers: int) -> dict[str, Any]:
+    """Steady state: from the moment every worker finished its first image to the moment the first one
+    runs out of work (the last ``workers - 1`` images finish while some worker already idles)."""
+    last = len(stamps) - workers  # index of the last completion while all workers were still busy
+    steady = (last - (workers - 1)) / (stamps[last] - stamps[workers - 1])
+    return {
+        "steady_img_s": steady,
+        "end_to_end_img_s": len(stamps) / (stamps[-1] - start),
+        "stamps_s": [round(t - start, 3) for t in stamps],
+    }
 
 
-def bare_run(config: Any, out_dir: Path, threads: int) -> dict[str, float]:
+def bare_run(config: Any, out_dir: Path, threads: int) -> dict[str, Any]:
     """bench_render.py's bare bpy loop (set scene, render, save PNG), timed the same way."""
     spec = importlib.util.spec_from_file_location("bench_render", ROOT / "bench" / "bench_render.py")
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
@@ -76,6 +86,70 @@ def bare_run(config: Any, out_dir: Path, threads: int) -> dict[str, float]:
     times = module.bare_loop(config, list(range(config.scene.num_images)), out_dir)
     stamps = [start + sum(times[: i + 1]) for i in range(len(times))]
     return rates(stamps, start, 1)
+
+
+class ForeignLoad:
+    """How busy the machine was with *other* work during a run, in CPUs (0 = only this benchmark ran).
+
+    /proc/stat gives all busy CPU time; this process tree's share (pool workers, Ray's processes) is
+    sampled from /proc/PID/stat a few times a second, since exited children are not counted by os.times.
+    On a shared machine this says which runs can be trusted.
+    """
+
+    def __init__(self, period: float = 0.25) -> None:
+        self.period, self.tick = period, os.sysconf("SC_CLK_TCK")
+        self.seen: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample_loop, daemon=True)
+
+    def __enter__(self) -> ForeignLoad:
+        self.start_busy, self.start_wall = _busy_seconds(), time.perf_counter()
+        self.start_mine = _tree_cpu(os.getpid(), self.tick)[os.getpid()]
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        wall = time.perf_counter() - self.start_wall
+        mine = sum(self.seen.values()) - self.start_mine
+        self.cpus = max(0.0, (_busy_seconds() - self.start_busy - mine) / wall)
+
+    def _sample_loop(self) -> None:
+        while not self._stop.wait(self.period):
+            self._sample()
+
+    def _sample(self) -> None:
+        for pid, cpu in _tree_cpu(os.getpid(), self.tick).items():
+            self.seen[pid] = max(cpu, self.seen.get(pid, 0.0))
+
+
+def _busy_seconds() -> float:
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu(root: int, tick: int) -> dict[int, float]:
+    """CPU seconds (user + system) of ``root`` and all its descendants, by pid."""
+    parent, cpu = {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        rest = stat[stat.rindex(")") + 2 :].split()
+        parent[int(entry.name)] = int(rest[1])
+        cpu[int(entry.name)] = (int(rest[11]) + int(rest[12])) / tick
+    tree, frontier = {root}, [root]
+    while frontier:
+        kids = [pid for pid, ppid in parent.items() if ppid in frontier and pid not in tree]
+        tree.update(kids)
+        frontier = kids
+    return {pid: cpu[pid] for pid in tree if pid in cpu}
 
 
 CONFIGS = [  # (name, kind, workers, threads per worker)
@@ -94,16 +168,17 @@ def measure(config: Any, rounds: int, only: set[str]) -> dict[str, list[dict[str
         for name, kind, workers, threads in CONFIGS:
             if name not in only:
                 continue
-            with tempfile.TemporaryDirectory() as tmp:
+            with tempfile.TemporaryDirectory() as tmp, ForeignLoad() as foreign:
                 if kind == "bare":
                     run = bare_run(config, Path(tmp), threads)
                 else:
                     run = simgen_run(config, Path(tmp) / "ds", kind, workers, threads)
             run["load_1min"] = os.getloadavg()[0]
+            run["foreign_cpus"] = foreign.cpus
             results[name].append(run)
             print(
                 f"round {round_ + 1} {name:18s} {run['steady_img_s']:.3f} img/s steady, "
-                f"{run['end_to_end_img_s']:.3f} end-to-end, load {run['load_1min']:.2f}",
+                f"{run['end_to_end_img_s']:.3f} end-to-end, other work {foreign.cpus:.2f} CPUs",
                 flush=True,
             )
     return results
@@ -116,6 +191,7 @@ def summarize(results: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
     """Medians over rounds, ratios to the single process, the targets, Ray overhead, 2x1 vs 1x2."""
     median = {name: statistics.median(r["steady_img_s"] for r in runs) for name, runs in results.items()}
     out: dict[str, Any] = {"steady_img_s": median}
+    out["other_work_cpus_max"] = {n: max(r["foreign_cpus"] for r in runs) for n, runs in results.items()}
     base = median.get("single_process_1t")
     if base:
         ratios = {name: rate / base for name, rate in median.items()}

@@ -223,13 +223,6 @@ class RenderedImage:
     provenance: dict[str, Any]
 
 
-def render_one(backend: Any, config: SceneConfig, index: int, out_dir: Path) -> ImageRecord:
-    """Render image ``index``, label it and write its files; the record is written last."""
-    rendered = render_image(backend, config, index)
-    commit_image(out_dir, rendered)
-    return rendered.record
-
-
 def commit_image(out_dir: Path, rendered: RenderedImage) -> None:
     """Write the files atomically, then the record: a record on disk means every file it lists is whole."""
     t0 = time.perf_counter()
@@ -297,12 +290,17 @@ _WORKER: dict[str, Any] = {}
 
 @dataclass(frozen=True)
 class Done:
-    """What the parent hears about an image that is on disk (no pixels: they stay out of the pipes)."""
+    """What a runner reports once an image is on disk."""
 
     index: int
     instances: int
     timings: dict[str, float]
     device: str
+
+    @classmethod
+    def of(cls, image: RenderedImage) -> Done:
+        record, device = image.record, str(image.provenance.get("device", ""))
+        return cls(record.index, len(record.instances), record.timings, device)
 
 
 Runner = Callable[[SceneConfig, Path, list[int], Callable[[Done], None]], None]
@@ -335,11 +333,22 @@ def _is_blender_script_dir(path: str) -> bool:
     return i >= 2 and parts[i - 2] in ("bpy", "blender")
 
 
-def _init_worker(config_data: dict[str, Any], out_dir: str, threads: int) -> None:
-    """Pool initializer: import Blender once per process and keep its scene for every frame."""
-    _die_with_parent()
+def _init_worker(config_data: dict[str, Any], threads: int) -> None:
+    """Import Blender once per process and keep its scene for every frame."""
     config, backend = make_backend(config_data, threads)
-    _WORKER.update(config=config, out_dir=Path(out_dir), backend=backend)
+    _WORKER.update(config=config, backend=backend)
+
+
+def _init_pool_worker(config_data: dict[str, Any], threads: int) -> None:
+    """Pool initializer: a Blender scene for this process, which must not outlive the parent."""
+    _die_with_parent()
+    _init_worker(config_data, threads)
+
+
+def _render_for_parent(index: int) -> RenderedImage:
+    """Pool task: render and encode; the parent writes (fsync stalls stay off the render processes)."""
+    crash_for_test(index)
+    return render_image(_WORKER["backend"], _WORKER["config"], index)
 
 
 def _die_with_parent() -> None:
@@ -351,12 +360,6 @@ def _die_with_parent() -> None:
 
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-
-
-def _render_in_worker(index: int) -> Done:
-    crash_for_test(index)
-    record = render_one(_WORKER["backend"], _WORKER["config"], index, _WORKER["out_dir"])
-    return Done(record.index, len(record.instances), record.timings, _WORKER["backend"].device)
 
 
 def crash_for_test(index: int) -> None:
@@ -448,9 +451,11 @@ def local_runner(workers: int = 1, threads: int = 0) -> Runner:
         n = max(1, min(workers, len(pending)))
         per_worker = threads or config.render.threads or (0 if n == 1 else max(1, available_cpus() // n))
         if n == 1:
-            _init_worker(config_to_dict(config), str(out_dir), per_worker)
+            _init_worker(config_to_dict(config), per_worker)
             for index in pending:
-                on_done(_render_in_worker(index))
+                image = _render_for_parent(index)
+                commit_image(out_dir, image)
+                on_done(Done.of(image))
         else:
             _render_in_pool(config, out_dir, pending, n, per_worker, on_done)
 
@@ -468,20 +473,24 @@ def _render_in_pool(
     threads: int,
     on_done: Callable[[Done], None],
 ) -> None:
-    """A spawn pool of Blender workers; if one dies (segfault, OOM kill) the pool restarts for the rest."""
+    """A spawn pool of Blender workers that render and encode; this process writes every file, as with Ray.
+
+    If a worker dies (segfault, OOM kill) the pool restarts for the images left (nothing of the dead
+    worker's image was written).
+    """
     remaining = dict.fromkeys(pending)
-
-    def done(result: Done) -> None:
-        remaining.pop(result.index, None)
-        on_done(result)
-
     for attempt in range(POOL_RESTARTS + 1):
-        ctx = mp.get_context("spawn")
-        initargs = (config_to_dict(config), str(out_dir), threads)
-        pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=initargs)
+        pool = cf.ProcessPoolExecutor(
+            workers,
+            mp_context=mp.get_context("spawn"),
+            initializer=_init_pool_worker,
+            initargs=(config_to_dict(config), threads),
+        )
         try:
-            for result in _bounded_map(pool, _render_in_worker, list(remaining), 2 * workers):
-                done(result)
+            for image in _bounded_map(pool, _render_for_parent, list(remaining), 2 * workers):
+                commit_image(out_dir, image)
+                remaining.pop(image.record.index, None)
+                on_done(Done.of(image))
             return
         except BrokenProcessPool:
             if attempt == POOL_RESTARTS:
@@ -498,8 +507,8 @@ def _render_in_pool(
 
 
 def _bounded_map(
-    pool: cf.Executor, fn: Callable[[int], Done], items: list[int], window: int
-) -> Iterator[Done]:
+    pool: cf.Executor, fn: Callable[[int], RenderedImage], items: list[int], window: int
+) -> Iterator[RenderedImage]:
     """Results as they finish, with at most ``window`` tasks queued (a huge shard stays small in memory)."""
     todo = iter(items)
     running = {pool.submit(fn, i) for i in itertools.islice(todo, window)}

@@ -386,7 +386,7 @@ class RayRunner:
                 continue
             for image in images:
                 commit_image(out_dir, image)
-                on_done(_done(image))
+                on_done(Done.of(image))
             feed(actor)
 
 
@@ -405,11 +405,6 @@ def _chunks(items: list[int], size: int) -> list[list[int]]:
 def _default_chunk(pending: int, actors: int) -> int:
     """Big enough to hide a round trip, small enough to balance the tail and lose little to a crash."""
     return max(1, min(8, math.ceil(pending / (4 * actors))))
-
-
-def _done(image: RenderedImage) -> Done:
-    record = image.record
-    return Done(record.index, len(record.instances), record.timings, str(image.provenance.get("device", "")))
 
 
 def _warn(message: str) -> None:
