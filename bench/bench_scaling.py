@@ -56,6 +56,8 @@ def simgen_run(config: Any, out_dir: Path, kind: str, workers: int, threads: int
     if kind == "ray":
         # one image per chunk: the worst case for Ray's per-task overhead, and stamps per image
         inner: Callable[..., None] = RayRunner(actors=workers, threads=threads, chunk_size=1)
+    elif kind == "ray_chunks":  # simgen's default chunking (several images per Ray task)
+        inner = RayRunner(actors=workers, threads=threads)
     else:
         inner = local_runner(workers, threads)
     start = time.perf_counter()
@@ -157,8 +159,10 @@ CONFIGS = [  # (name, kind, workers, threads per worker)
     ("bare_bpy_1t", "bare", 1, 1),
     ("local_1w_x_2t", "local", 1, 2),
     ("local_2w_x_1t", "local", 2, 1),
+    ("local_2w_x_2t", "local", 2, 2),  # oversubscribed: each worker's threads cover every CPU (no pinning)
     ("ray_1w_x_1t", "ray", 1, 1),
     ("ray_2w_x_1t", "ray", 2, 1),
+    ("ray_2w_x_1t_chunks", "ray_chunks", 2, 1),
 ]
 
 
@@ -204,6 +208,7 @@ def summarize(results: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
     pairs = {
         "ray_overhead_1w": ("ray_1w_x_1t", "single_process_1t"),
         "ray_overhead_2w": ("ray_2w_x_1t", "local_2w_x_1t"),
+        "ray_overhead_2w_chunks": ("ray_2w_x_1t_chunks", "local_2w_x_1t"),
     }
     for key, (ray, local) in pairs.items():
         if ray in median and local in median:

@@ -43,6 +43,7 @@ import yaml
 from simgen import __version__
 from simgen.config.loader import config_hash, config_to_dict, dump_config_yaml
 from simgen.config.schema import SceneConfig
+from simgen.cpuslots import pin_to_free_slot
 from simgen.errors import SimgenError
 from simgen.fileio import (
     encode_exr,
@@ -340,8 +341,9 @@ def _init_worker(config_data: dict[str, Any], threads: int) -> None:
 
 
 def _init_pool_worker(config_data: dict[str, Any], threads: int) -> None:
-    """Pool initializer: a Blender scene for this process, which must not outlive the parent."""
+    """Pool initializer: a Blender scene for this process, on CPUs of its own, not outliving the parent."""
     _die_with_parent()
+    pin_to_free_slot(threads)
     _init_worker(config_data, threads)
 
 

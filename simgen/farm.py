@@ -34,6 +34,7 @@ from simgen.build import (
 )
 from simgen.config.loader import config_to_dict
 from simgen.config.schema import SceneConfig
+from simgen.cpuslots import pin_to_free_slot
 from simgen.errors import SimgenError
 from simgen.fileio import link_or_copy_atomic, write_bytes_atomic
 
@@ -146,10 +147,11 @@ WORKER_MEMORY_GIB = 1.0  # budget per Blender worker (a small scene needs ~0.3-0
 def auto_workers(config: SceneConfig, cpus: int | None = None) -> int:
     """The worker count for ``--workers auto`` (threads then default to CPUs / workers).
 
-    Measured on 2 cores (bench/bench_scaling.py): 2 workers x 1 thread beat 1 worker x 2 threads, since
-    each image also has single-threaded phases (scene sync, reading passes, labels, PNG encoding) that a
-    second process overlaps with the other's render. So one single-threaded worker per CPU, as many as
-    memory allows. A GPU renders one frame at a time best: one worker then.
+    One single-threaded worker per CPU (each pinned to its CPU, see simgen.cpuslots), as many as memory
+    allows: each image also has single-threaded phases (scene sync, physics, reading passes, labels, PNG
+    encoding) that a second process overlaps with the other's render. Measured on 2 cores with
+    bench/bench_scaling.py: tabletop 2x1 = 1x2 within 1 %; dice (rigid-body physics) see docs/farm.md.
+    A GPU renders one frame at a time best: one worker then.
     """
     cpus = cpus or available_cpus()
     if config.render.device == "gpu" or (config.render.device == "auto" and _gpu_present()):
@@ -285,6 +287,7 @@ class ChunkRenderer:
     """
 
     def __init__(self, config_data: dict[str, Any], threads: int) -> None:
+        pin_to_free_slot(threads)  # before Blender starts; see simgen.cpuslots
         self.config, self.backend = make_backend(config_data, threads)
 
     def render(self, indices: list[int]) -> list[RenderedImage]:
