@@ -198,6 +198,9 @@ def test_eval_command_on_a_boxes_only_real_set(tmp_path: Path) -> None:
     with pytest.raises(SimgenError, match="pass --resume"):
         _run_cli(argv)
     assert _run_cli([*argv, "--resume"]) == 0  # reuses every finished run
+    toydata.make_dataset(tmp_path / "syn", "shapes", 8, 64, seed=1)  # re-rendered in place: new content
+    with pytest.raises(SimgenError, match="finished with different settings"):
+        _run_cli([*argv, "--resume"])
 
 
 def test_eval_command_rejects_mismatched_categories(tmp_path: Path) -> None:

@@ -174,12 +174,18 @@ def fingerprint(study: Study, run: Run, parent: str | None) -> str:
         "seed": s.seed,
         "augment": [s.hflip, s.vflip, list(s.scale_range), s.color_jitter],
         "weights": run.weights,
-        "train": [[str(t.json_path.resolve()), [im["id"] for im in t.images]] for t in run.train_sets],
-        "test": [str(study.real_test.json_path.resolve()), [im["id"] for im in study.real_test.images]],
+        "train": [[_content_id(t.json_path), [im["id"] for im in t.images]] for t in run.train_sets],
+        "test": [_content_id(study.real_test.json_path), [im["id"] for im in study.real_test.images]],
         "categories": study.categories.names,
         "parent": parent,
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _content_id(json_path: Path) -> list[str]:
+    """Path and content hash of an annotation file: a dataset re-rendered in place is a new dataset."""
+    digest = hashlib.sha256(json_path.read_bytes()).hexdigest()[:16]
+    return [str(json_path.resolve()), digest]
 
 
 def check_out_dir(out: Path, resume: bool) -> None:
