@@ -14,7 +14,12 @@ from simgen.label_commands import add_label_commands, audit_after_render
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv, passthrough = _split_passthrough(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    if passthrough and not hasattr(args, "eval_args"):
+        parser.error("arguments after '--' are only taken by `simgen ablate` (they go to simgen eval)")
+    if hasattr(args, "eval_args"):
+        args.eval_args = passthrough
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
@@ -28,6 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: run the same command again to resume", file=sys.stderr)
         return 130
+
+
+def _split_passthrough(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Split at the first ``--``: simgen's own arguments, then those passed on (argparse's REMAINDER
+    would swallow every option that follows a positional argument, ``--out`` included)."""
+    if "--" not in argv:
+        return list(argv), []
+    cut = argv.index("--")
+    return list(argv[:cut]), list(argv[cut + 1 :])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,8 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     ablation.add_argument("--workers", type=int, default=1)
     _add_set(ablation)
     ablation.add_argument("--no-progress", action="store_true")
-    ablation.add_argument("eval_args", nargs=argparse.REMAINDER, help="-- then arguments for simgen eval")
-    ablation.set_defaults(func=cmd_ablate)
+    ablation.set_defaults(func=cmd_ablate, eval_args=[])
 
     _add_optional_commands(sub)
     return parser
@@ -194,7 +207,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     from simgen.ablation import run_ablation
 
     config = _load(args)
-    eval_args = [a for a in args.eval_args if a != "--"]
+    eval_args = list(args.eval_args)
     randomizers = args.randomizers.split(",") if args.randomizers else None
     summary = run_ablation(config, Path(args.out), args.real_test, randomizers, eval_args, args.workers,
                            progress=not args.no_progress)
