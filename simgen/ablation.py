@@ -119,7 +119,8 @@ def run_ablation(
     for variant, variant_config in variants.items():
         data_dir = out / "data" / variant
         build_dataset(variant_config, data_dir, workers=workers, progress=progress)
-        report = _evaluate(data_dir, out / "eval" / variant, real_test, eval_args or [])
+        passed_on = [*(eval_args or []), *([] if progress else ["--no-progress"])]
+        report = _evaluate(data_dir, out / "eval" / variant, real_test, passed_on)
         rows.append({"variant": variant, **report})
     base = rows[0]
     for row in rows:
