@@ -224,8 +224,10 @@ class RenderedImage:
     provenance: dict[str, Any]
 
 
-def commit_image(out_dir: Path, rendered: RenderedImage) -> None:
-    """Write the files atomically, then the record: a record on disk means every file it lists is whole."""
+def commit_image(out_dir: Path, rendered: RenderedImage) -> Done:
+    """Write the files atomically, then the record: a record on disk means every file it lists is whole.
+
+    Returns what the runner reports for the committed image."""
     t0 = time.perf_counter()
     for name, data in rendered.files.items():
         write_bytes_atomic(out_dir / name, data)
@@ -233,6 +235,8 @@ def commit_image(out_dir: Path, rendered: RenderedImage) -> None:
     record.timings["label_write"] = record.timings.get("label_write", 0.0) + time.perf_counter() - t0
     data = {**record.to_dict(), "provenance": rendered.provenance}
     write_json_atomic(record_path(out_dir, record.index), data)
+    device = str(rendered.provenance.get("device", ""))
+    return Done(record.index, len(record.instances), record.timings, device)
 
 
 def render_image(backend: Any, config: SceneConfig, index: int) -> RenderedImage:
@@ -298,11 +302,6 @@ class Done:
     timings: dict[str, float]
     device: str
 
-    @classmethod
-    def of(cls, image: RenderedImage) -> Done:
-        record, device = image.record, str(image.provenance.get("device", ""))
-        return cls(record.index, len(record.instances), record.timings, device)
-
 
 Runner = Callable[[SceneConfig, Path, list[int], Callable[[Done], None]], None]
 """Renders the pending indices into the folder and calls back once per committed image."""
@@ -347,8 +346,9 @@ def _init_pool_worker(config_data: dict[str, Any], threads: int) -> None:
     _init_worker(config_data, threads)
 
 
-def _render_for_parent(index: int) -> RenderedImage:
-    """Pool task: render and encode; the parent writes (fsync stalls stay off the render processes)."""
+def _render_with_process_scene(index: int) -> RenderedImage:
+    """Render and encode with this process's Blender scene; the caller writes (in a pool: the parent, so
+    fsync stalls stay off the render processes)."""
     crash_for_test(index)
     return render_image(_WORKER["backend"], _WORKER["config"], index)
 
@@ -455,9 +455,7 @@ def local_runner(workers: int = 1, threads: int = 0) -> Runner:
         if n == 1:
             _init_worker(config_to_dict(config), per_worker)
             for index in pending:
-                image = _render_for_parent(index)
-                commit_image(out_dir, image)
-                on_done(Done.of(image))
+                on_done(commit_image(out_dir, _render_with_process_scene(index)))
         else:
             _render_in_pool(config, out_dir, pending, n, per_worker, on_done)
 
@@ -489,10 +487,10 @@ def _render_in_pool(
             initargs=(config_to_dict(config), threads),
         )
         try:
-            for image in _bounded_map(pool, _render_for_parent, list(remaining), 2 * workers):
-                commit_image(out_dir, image)
-                remaining.pop(image.record.index, None)
-                on_done(Done.of(image))
+            for image in _bounded_map(pool, _render_with_process_scene, list(remaining), 2 * workers):
+                done = commit_image(out_dir, image)
+                remaining.pop(done.index, None)
+                on_done(done)
             return
         except BrokenProcessPool:
             if attempt == POOL_RESTARTS:

@@ -388,8 +388,7 @@ class RayRunner:
                     feed(other)
                 continue
             for image in images:
-                commit_image(out_dir, image)
-                on_done(Done.of(image))
+                on_done(commit_image(out_dir, image))
             feed(actor)
 
 
