@@ -16,8 +16,8 @@ import numpy as np
 def apply_postfx(rgb: np.ndarray, params: dict[str, Any] | None, seed: int) -> np.ndarray:
     """Return a new uint8 H x W x 3 image with the effects applied in a fixed, physical order.
 
-    Order: optics (vignette, blur) → color (white balance, brightness/contrast, saturation, hue)
-    → sensor noise → JPEG compression.
+    Order: optics (vignette, blur) → camera pipeline (auto white balance, auto exposure) → color
+    (white balance, brightness/contrast, saturation, hue) → sensor noise → JPEG compression.
     """
     if not params:
         return rgb
@@ -26,6 +26,9 @@ def apply_postfx(rgb: np.ndarray, params: dict[str, Any] | None, seed: int) -> n
     sigma = float(params.get("blur", 0.0))
     if sigma > 0:
         img = cv2.GaussianBlur(img, (0, 0), sigmaX=sigma, sigmaY=sigma)
+    img = gray_world_balance(img, float(params.get("auto_white_balance", 0.0)))
+    if params.get("auto_exposure") is not None:
+        img = auto_expose(img, float(params["auto_exposure"]))
     img = img * np.asarray(params.get("white_balance", (1, 1, 1)), dtype=np.float32)
     img = (img - 0.5) * float(params.get("contrast", 1.0)) + 0.5 + float(params.get("brightness", 0.0))
     img = adjust_saturation_hue(
@@ -51,6 +54,43 @@ def vignette(img: np.ndarray, strength: float) -> np.ndarray:
     r = np.hypot((x - (w - 1) / 2) / (w / 2), (y - (h - 1) / 2) / (h / 2)) / np.sqrt(2)
     falloff = 1.0 - np.clip(strength, 0, 1) * r**2
     return img * falloff[..., None].astype(np.float32)
+
+
+def srgb_to_linear(img: np.ndarray) -> np.ndarray:
+    return np.where(img <= 0.04045, img / 12.92, ((img + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb(img: np.ndarray) -> np.ndarray:
+    img = np.clip(img, 0.0, 1.0)
+    return np.where(img <= 0.0031308, img * 12.92, 1.055 * img ** (1 / 2.4) - 0.055).astype(np.float32)
+
+
+def gray_world_balance(img: np.ndarray, strength: float) -> np.ndarray:
+    """Scale each channel (in linear light) towards equal means: a phone's auto white balance.
+
+    ``strength`` blends from no correction (0) to full gray-world (1); gains are normalized to keep the
+    green channel, so the correction moves color, not brightness.
+    """
+    if strength <= 0:
+        return img
+    linear = srgb_to_linear(img)
+    means = linear.reshape(-1, 3).mean(axis=0) + 1e-6
+    gains = (means[1] / means) ** float(np.clip(strength, 0.0, 1.0))
+    return linear_to_srgb(linear * gains.astype(np.float32))
+
+
+def auto_expose(img: np.ndarray, target_level: float) -> np.ndarray:
+    """Scale (in linear light) so the median luminance lands on ``target_level`` (8-bit): a phone's AE.
+
+    Overexposed renders cannot be recovered (clipped pixels stay flat), so scenes should light on the
+    dark side and let this bring them up, as a camera's metering does.
+    """
+    linear = srgb_to_linear(img)
+    luminance = linear @ np.asarray([0.2126, 0.7152, 0.0722], dtype=np.float32)
+    median = float(np.median(luminance))
+    target = float(srgb_to_linear(np.float32(np.clip(target_level, 1.0, 254.0) / 255.0)))
+    gain = target / max(median, 1e-4)
+    return linear_to_srgb(linear * gain)
 
 
 def adjust_saturation_hue(img: np.ndarray, saturation: float, hue_shift_deg: float) -> np.ndarray:

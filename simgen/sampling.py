@@ -193,9 +193,14 @@ def _sample_light_rig(rig: LightRig, s: Sampler) -> list[LightSpec]:
     for k in range(int(s.value("light_rig.count", rig.count))):
         p = f"light_rig#{k}"
         target = s.vec3(f"{p}.target", rig.target)
+        light_type = str(s.value(f"{p}.type", rig.type))
+        if light_type == "sun":
+            power = s.float(f"{p}.sun_strength", rig.sun_strength)
+        else:
+            power = s.float(f"{p}.power", rig.power)
         lights.append(
             LightSpec(
-                type=str(s.value(f"{p}.type", rig.type)),
+                type=light_type,
                 location=shell_position(
                     target,
                     s.float(f"{p}.distance", rig.distance),
@@ -203,7 +208,7 @@ def _sample_light_rig(rig: LightRig, s: Sampler) -> list[LightSpec]:
                     s.float(f"{p}.azimuth", rig.azimuth),
                 ),
                 look_at=target,
-                power=s.float(f"{p}.power", rig.power),
+                power=power,
                 color=s.color(f"{p}.color", rig.color),
                 radius=s.float(f"{p}.radius", rig.radius),
                 spot_size_deg=s.float(f"{p}.spot_size", rig.spot_size),

@@ -90,6 +90,23 @@ def test_per_image_values_are_shared_by_instances() -> None:
     assert sample_frame(config, 1).objects[0].material.roughness != spec.objects[0].material.roughness
 
 
+def test_a_mixed_light_rig_draws_sun_strength_in_w_per_m2_not_watts() -> None:
+    config = make_config(
+        light_rig={
+            "count": 6,
+            "type": {"choice": ["area", "sun"]},
+            "power": {"uniform": [400, 800]},
+            "sun_strength": {"uniform": [1, 5]},
+        },
+        objects=[{"shape": "cube", "category": "a"}],
+    )
+    lights = [light for i in range(10) for light in sample_frame(config, i).lights]
+    suns = [light.power for light in lights if light.type == "sun"]
+    others = [light.power for light in lights if light.type != "sun"]
+    assert suns and others
+    assert all(1 <= p <= 5 for p in suns) and all(400 <= p <= 800 for p in others)
+
+
 def test_material_pools_draw_every_member() -> None:
     config = make_config(
         objects=[
@@ -198,6 +215,28 @@ def test_postfx_changes_pixels_only_and_is_seeded() -> None:
     assert np.array_equal(out, apply_postfx(rgb, params, seed=3))
     assert not np.array_equal(out, apply_postfx(rgb, params, seed=4))
     assert out[0, 0].mean() < out[20, 30].mean()  # vignette darkens corners
+
+
+def test_auto_exposure_lands_the_median_on_the_target_level() -> None:
+    rng = np.random.default_rng(0)
+    dark = rng.integers(20, 90, size=(50, 50, 3)).astype(np.uint8)
+    out = apply_postfx(dark, {"auto_exposure": 180.0}, seed=0)
+    luminance = out.astype(np.float32) @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    assert abs(float(np.median(luminance)) - 180.0) < 6.0
+    # Order of pixels by brightness is kept: exposure is a gain, not a remapping.
+    flat_in, flat_out = dark[..., 1].ravel().astype(int), out[..., 1].ravel().astype(int)
+    order = np.argsort(flat_in, kind="stable")
+    assert np.all(np.diff(flat_out[order]) >= 0)
+
+
+def test_auto_white_balance_neutralizes_a_color_cast() -> None:
+    warm = np.zeros((30, 30, 3), np.uint8)
+    warm[:] = (200, 160, 110)  # tungsten-lit gray card
+    half = apply_postfx(warm, {"auto_white_balance": 0.5}, seed=0)[0, 0].astype(int)
+    full = apply_postfx(warm, {"auto_white_balance": 1.0}, seed=0)[0, 0].astype(int)
+    assert abs(full[0] - full[2]) <= 1 and abs(full[1] - 160) <= 1  # neutral, green kept
+    assert full[0] < half[0] < 200 and 110 < half[2] < full[2]  # strength blends
+    assert np.array_equal(apply_postfx(warm, {"auto_white_balance": 0.0}, seed=0), warm)
 
 
 # -- with Blender -------------------------------------------------------------------------------------

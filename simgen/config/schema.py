@@ -134,7 +134,12 @@ class LightRig(StrictModel):
 
     count: IntValue = 1
     type: literal_choice("point", "sun", "spot", "area") = "area"  # type: ignore[valid-type]
-    power: FloatValue = 500.0
+    power: FloatValue = Field(500.0, description="Watts, for point, spot and area lights.")
+    sun_strength: FloatValue = Field(
+        3.0,
+        description="W/m², for sun lights: a sun's strength is irradiance, not watts, so a rig that mixes "
+        "types draws it separately (a 500 W value on a sun would blow the image out).",
+    )
     color: ColorValue = Field((1.0, 1.0, 1.0), description="e.g. {kelvin: {uniform: [2700, 7500]}}")
     radius: FloatValue = 0.5
     spot_size: FloatValue = 45.0
@@ -331,6 +336,16 @@ class PostEffects(StrictModel):
     hue_shift: FloatValue = Field(0.0, description="Degrees.")
     white_balance: Vec3Value = Field((1.0, 1.0, 1.0), description="Per-channel RGB gains.")
     vignette: FloatValue = Field(0.0, description="Corner darkening, 0 (none) to 1 (black corners).")
+    auto_white_balance: FloatValue = Field(
+        0.0,
+        description="Gray-world auto white balance, as a phone camera does: 0 (off) to 1 (the image's "
+        "mean color becomes neutral). Applied before white_balance, which then adds a residual cast.",
+    )
+    auto_exposure: FloatValue | None = Field(
+        None,
+        description="Auto exposure, as a phone camera does: scale the image in linear light so its "
+        "median luminance becomes this 8-bit level (e.g. 180). None = off.",
+    )
 
 
 class Layout(StrictModel):
