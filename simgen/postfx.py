@@ -12,6 +12,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from simgen.config.distributions import srgb_to_linear
+
 
 def apply_postfx(rgb: np.ndarray, params: dict[str, Any] | None, seed: int) -> np.ndarray:
     """Return a new uint8 H x W x 3 image with the effects applied in a fixed, physical order.
@@ -26,9 +28,7 @@ def apply_postfx(rgb: np.ndarray, params: dict[str, Any] | None, seed: int) -> n
     sigma = float(params.get("blur", 0.0))
     if sigma > 0:
         img = cv2.GaussianBlur(img, (0, 0), sigmaX=sigma, sigmaY=sigma)
-    img = gray_world_balance(img, float(params.get("auto_white_balance", 0.0)))
-    if params.get("auto_exposure") is not None:
-        img = auto_expose(img, float(params["auto_exposure"]))
+    img = camera_pipeline(img, float(params.get("auto_white_balance", 0.0)), params.get("auto_exposure"))
     img = img * np.asarray(params.get("white_balance", (1, 1, 1)), dtype=np.float32)
     img = (img - 0.5) * float(params.get("contrast", 1.0)) + 0.5 + float(params.get("brightness", 0.0))
     img = adjust_saturation_hue(
@@ -56,41 +56,42 @@ def vignette(img: np.ndarray, strength: float) -> np.ndarray:
     return img * falloff[..., None].astype(np.float32)
 
 
-def srgb_to_linear(img: np.ndarray) -> np.ndarray:
-    return np.where(img <= 0.04045, img / 12.92, ((img + 0.055) / 1.055) ** 2.4).astype(np.float32)
-
-
 def linear_to_srgb(img: np.ndarray) -> np.ndarray:
     img = np.clip(img, 0.0, 1.0)
     return np.where(img <= 0.0031308, img * 12.92, 1.055 * img ** (1 / 2.4) - 0.055).astype(np.float32)
 
 
-def gray_world_balance(img: np.ndarray, strength: float) -> np.ndarray:
-    """Scale each channel (in linear light) towards equal means: a phone's auto white balance.
-
-    ``strength`` blends from no correction (0) to full gray-world (1); gains are normalized to keep the
-    green channel, so the correction moves color, not brightness.
-    """
-    if strength <= 0:
+def camera_pipeline(img: np.ndarray, white_balance_strength: float, exposure_level: Any) -> np.ndarray:
+    """A phone's auto white balance, then auto exposure, both in linear light (one round trip)."""
+    if white_balance_strength <= 0 and exposure_level is None:
         return img
-    linear = srgb_to_linear(img)
+    linear = srgb_to_linear(img).astype(np.float32)
+    if white_balance_strength > 0:
+        linear = np.clip(linear * gray_world_gains(linear, white_balance_strength), 0.0, 1.0)
+    if exposure_level is not None:
+        linear = linear * exposure_gain(linear, float(exposure_level))
+    return linear_to_srgb(linear)
+
+
+def gray_world_gains(linear: np.ndarray, strength: float) -> np.ndarray:
+    """Per-channel gains towards equal channel means: gray-world auto white balance.
+
+    ``strength`` blends from no correction (0) to full gray-world (1); the green channel keeps gain 1,
+    so the correction moves color, not brightness.
+    """
     means = linear.reshape(-1, 3).mean(axis=0) + 1e-6
-    gains = (means[1] / means) ** float(np.clip(strength, 0.0, 1.0))
-    return linear_to_srgb(linear * gains.astype(np.float32))
+    return ((means[1] / means) ** float(np.clip(strength, 0.0, 1.0))).astype(np.float32)
 
 
-def auto_expose(img: np.ndarray, target_level: float) -> np.ndarray:
-    """Scale (in linear light) so the median luminance lands on ``target_level`` (8-bit): a phone's AE.
+def exposure_gain(linear: np.ndarray, target_level: float) -> float:
+    """The gain that puts the median luminance on ``target_level`` (8-bit): a phone's auto exposure.
 
     Overexposed renders cannot be recovered (clipped pixels stay flat), so scenes should light on the
     dark side and let this bring them up, as a camera's metering does.
     """
-    linear = srgb_to_linear(img)
     luminance = linear @ np.asarray([0.2126, 0.7152, 0.0722], dtype=np.float32)
-    median = float(np.median(luminance))
-    target = float(srgb_to_linear(np.float32(np.clip(target_level, 1.0, 254.0) / 255.0)))
-    gain = target / max(median, 1e-4)
-    return linear_to_srgb(linear * gain)
+    target = float(srgb_to_linear(np.clip(target_level, 1.0, 254.0) / 255.0))
+    return target / max(float(np.median(luminance)), 1e-4)
 
 
 def adjust_saturation_hue(img: np.ndarray, saturation: float, hue_shift_deg: float) -> np.ndarray:
