@@ -1,4 +1,4 @@
-"""CLI commands for labels: ``audit``, ``stats`` and ``export`` (heavy imports happen when they run)."""
+"""CLI commands for labels: ``audit``, ``stats``, ``compare``, ``export`` (heavy imports happen when run)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,28 @@ def add_label_commands(sub: argparse._SubParsersAction) -> None:
     stats.add_argument("dataset", help="dataset folder or COCO json")
     stats.add_argument("--out", help="folder for stats.json/png (default: next to the annotations)")
     stats.set_defaults(func=cmd_stats)
+
+    compare = sub.add_parser(
+        "compare",
+        help="how renders differ from photos: exposure, white balance, sharpness, object colors, sizes",
+        description="Measures exposure, white balance, sharpness, object colors, sizes and counts of two "
+        "COCO sets at the same working size and flags every figure whose distributions differ clearly "
+        "(Kolmogorov-Smirnov distance >= 0.3 and medians further apart than a per-figure tolerance). "
+        "Use the real training photos as SECOND (--second-split) so that a scene is tuned without "
+        "looking at the test photos.",
+    )
+    compare.add_argument("first", help="dataset folder or COCO json, e.g. the renders")
+    compare.add_argument("second", help="dataset folder or COCO json to compare against, e.g. real photos")
+    compare.add_argument("--size", type=int, default=448, help="longer image side to measure at")
+    compare.add_argument(
+        "--second-split",
+        type=float,
+        metavar="FRACTION",
+        help="use only the training part of SECOND, split as `simgen eval --real-split FRACTION` splits it",
+    )
+    compare.add_argument("--max-images", type=int, help="measure at most this many images per set")
+    compare.add_argument("--out", help="also write the result as JSON to this file")
+    compare.set_defaults(func=cmd_compare)
 
     export = sub.add_parser("export", help="convert labels: COCO (RLE/polygons), YOLO, BOP")
     export.add_argument("dataset", help="dataset folder, COCO json, or YOLO folder (with data.yaml)")
@@ -45,6 +67,18 @@ def audit_after_render(coco_path: Path | None) -> int:
     report = audit_dataset(coco_path)
     print(report.describe(), file=sys.stdout if report.ok else sys.stderr)
     return 0 if report.ok else 1
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from simgen.appearance import compare_sets, format_table
+    from simgen.fileio import write_json_atomic
+
+    result = compare_sets(args.first, args.second, args.size, args.second_split, args.max_images)
+    print(format_table(result))
+    if args.out:
+        write_json_atomic(Path(args.out), result, indent=1)
+        print(f"wrote {args.out}")
+    return 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:

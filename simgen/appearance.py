@@ -1,0 +1,238 @@
+"""``simgen compare``: how renders differ from photos in look, before any detector is trained.
+
+Sim-to-real gaps are often visible in plain image statistics: exposure (median gray level, clipped
+pixels), white balance, sharpness (a phone denoises, a path tracer does not), object colors (plastic
+photographed by a phone is vivid, a glossy render under colored lights is not) and object sizes and
+counts. This module measures them on any two COCO sets (no Blender, no torch) and flags every figure
+whose distributions differ clearly: a two-sample Kolmogorov-Smirnov distance of at least
+``GAP_DISTANCE`` and medians further apart than the figure's ``TOLERANCE`` (so that, say, 0.02 % of
+clipped pixels against none is not called a gap).
+
+Images are resized so their longer side is ``size`` pixels first, so that sharpness and box sizes
+compare at the resolution the detector sees. Object colors are read from the central 40 % of each box
+(the die face or the fruit's skin, not the background around it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from simgen.errors import SimgenError
+from simgen.evaluate.datasets import CocoSet, load_coco, split_set
+
+CENTER_FRACTION = 0.4  # side of the box center read for object colors, as a fraction of the box side
+
+IMAGE_METRICS: dict[str, str] = {
+    "gray_median": "median gray level (0-255)",
+    "clipped_fraction": "share of pixels with a channel at 255",
+    "red_over_green": "mean R / mean G (white balance)",
+    "blue_over_green": "mean B / mean G (white balance)",
+    "sharpness": "variance of the Laplacian of the gray image",
+    "objects_per_image": "labelled objects per image",
+}
+OBJECT_METRICS: dict[str, str] = {
+    "object_saturation": "HSV saturation at the box center (0-255)",
+    "object_value": "HSV value at the box center (0-255)",
+    "object_size": "box side sqrt(w*h) in pixels at the working size",
+}
+METRICS = {**IMAGE_METRICS, **OBJECT_METRICS}
+TOLERANCE: dict[str, float] = {  # median differences smaller than these do not matter in practice
+    "gray_median": 8.0,
+    "clipped_fraction": 0.005,
+    "red_over_green": 0.03,
+    "blue_over_green": 0.03,
+    "sharpness": 15.0,
+    "objects_per_image": 2.0,
+    "object_saturation": 15.0,
+    "object_value": 15.0,
+    "object_size": 3.0,
+}
+GAP_DISTANCE = 0.3  # KS distance: 0 = same distribution, 1 = no overlap at all
+
+
+@dataclass
+class Finding:
+    """One figure whose distribution differs clearly between the two sets."""
+
+    metric: str
+    median: float
+    reference_median: float
+    distance: float  # two-sample Kolmogorov-Smirnov statistic
+
+    def describe(self, name: str, reference: str) -> str:
+        direction = "higher" if self.median > self.reference_median else "lower"
+        return (
+            f"{METRICS[self.metric]}: {name} median {self.median:.3g} is {direction} than "
+            f"{reference}'s {self.reference_median:.3g} (KS distance {self.distance:.2f})"
+        )
+
+
+def ks_distance(a: list[float], b: list[float]) -> float:
+    """Largest gap between the two empirical CDFs (0 = same distribution, 1 = disjoint)."""
+    xa, xb = np.sort(np.asarray(a, dtype=float)), np.sort(np.asarray(b, dtype=float))
+    grid = np.concatenate([xa, xb])
+    cdf_a = np.searchsorted(xa, grid, side="right") / len(xa)
+    cdf_b = np.searchsorted(xb, grid, side="right") / len(xb)
+    return float(np.max(np.abs(cdf_a - cdf_b)))
+
+
+def image_metrics(bgr: np.ndarray) -> dict[str, float]:
+    """Exposure, white balance and sharpness of one 8-bit BGR image."""
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    means = bgr.reshape(-1, 3).astype(np.float64).mean(axis=0)  # B, G, R
+    green = max(float(means[1]), 1e-6)
+    return {
+        "gray_median": float(np.median(gray)),
+        "clipped_fraction": float((bgr == 255).any(axis=2).mean()),
+        "red_over_green": float(means[2]) / green,
+        "blue_over_green": float(means[0]) / green,
+        "sharpness": float(cv2.Laplacian(gray, cv2.CV_64F).var()),
+    }
+
+
+def object_metrics(hsv: np.ndarray, box: list[float]) -> dict[str, float] | None:
+    """Color and size of one object from its box (x, y, w, h) in the working image; None when empty."""
+    x, y, w, h = box
+    cx, cy = x + w / 2, y + h / 2
+    half_w, half_h = max(w * CENTER_FRACTION / 2, 0.5), max(h * CENTER_FRACTION / 2, 0.5)
+    x0, x1 = round(cx - half_w), round(cx + half_w)
+    y0, y1 = round(cy - half_h), round(cy + half_h)
+    region = hsv[max(y0, 0) : max(y1, y0 + 1), max(x0, 0) : max(x1, x0 + 1)].reshape(-1, 3)
+    if region.size == 0:
+        return None
+    return {
+        "object_saturation": float(np.median(region[:, 1])),
+        "object_value": float(np.median(region[:, 2])),
+        "object_size": float(np.sqrt(max(w * h, 0.0))),
+    }
+
+
+def _read_resized(coco_set: CocoSet, image: dict[str, Any], size: int) -> tuple[np.ndarray, float]:
+    path = coco_set.image_path(image)
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise SimgenError(f"{path}: cannot read this image (missing or corrupt)")
+    scale = size / max(bgr.shape[:2])
+    if scale != 1.0:
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=interpolation)
+    return bgr, scale
+
+
+def set_values(coco_set: CocoSet, size: int = 448, max_images: int | None = None) -> dict[str, list[float]]:
+    """Every metric's per-image or per-object values over (the first ``max_images`` of) a set."""
+    values: dict[str, list[float]] = {m: [] for m in METRICS}
+    images = coco_set.images if max_images is None else coco_set.images[:max_images]
+    for image in images:
+        bgr, scale = _read_resized(coco_set, image, size)
+        for key, value in image_metrics(bgr).items():
+            values[key].append(value)
+        anns = [a for a in coco_set.annotations.get(image["id"], []) if not a.get("iscrowd", 0)]
+        values["objects_per_image"].append(float(len(anns)))
+        hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
+        for ann in anns:
+            obj = object_metrics(hsv, [float(v) * scale for v in ann["bbox"]])
+            for key, value in (obj or {}).items():
+                values[key].append(value)
+    return values
+
+
+def summarize(values: dict[str, list[float]]) -> dict[str, dict[str, float] | None]:
+    """10th / 50th / 90th percentile and count of every metric (None where a set has no values)."""
+    out: dict[str, dict[str, float] | None] = {}
+    for key, vals in values.items():
+        if not vals:
+            out[key] = None
+            continue
+        p10, p50, p90 = np.percentile(np.asarray(vals, dtype=float), [10, 50, 90])
+        out[key] = {"p10": float(p10), "median": float(p50), "p90": float(p90), "count": len(vals)}
+    return out
+
+
+def find_gaps(values: dict[str, list[float]], reference: dict[str, list[float]]) -> list[Finding]:
+    """The metrics whose distributions differ clearly (see the module docstring)."""
+    findings = []
+    for key in METRICS:
+        ours, ref = values.get(key), reference.get(key)
+        if not ours or not ref:
+            continue
+        median, ref_median = float(np.median(ours)), float(np.median(ref))
+        distance = ks_distance(ours, ref)
+        if distance >= GAP_DISTANCE and abs(median - ref_median) > TOLERANCE[key]:
+            findings.append(Finding(key, median, ref_median, distance))
+    return findings
+
+
+def compare_sets(
+    first: str | Path,
+    second: str | Path,
+    size: int = 448,
+    second_split: float | None = None,
+    max_images: int | None = None,
+) -> dict[str, Any]:
+    """Summaries of both sets and the gaps of the first against the second.
+
+    ``second_split`` keeps only the training part of the second set, split exactly as
+    ``simgen eval --real-split`` splits it, so that a scene can be tuned without looking at test photos.
+    """
+    if size < 16:
+        raise SimgenError(f"--size {size}: must be at least 16 pixels")
+    sets = [load_coco(first), load_coco(second)]
+    if second_split is not None:
+        sets[1] = split_set(sets[1], second_split)[0]
+    values = [set_values(s, size, max_images) for s in sets]
+    summaries = [summarize(v) for v in values]
+    gaps = find_gaps(values[0], values[1])
+    return {
+        "size": size,
+        "sets": [
+            {"name": s.name, "json": str(s.json_path), "images": len(s.images), "summary": summary}
+            for s, summary in zip(sets, summaries, strict=True)
+        ],
+        "gaps": [
+            {
+                "metric": g.metric,
+                "median": g.median,
+                "reference_median": g.reference_median,
+                "ks_distance": g.distance,
+            }
+            for g in gaps
+        ],
+        "gap_text": [g.describe(sets[0].name, sets[1].name) for g in gaps],
+    }
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """A Markdown table: each metric's 10th / 50th / 90th percentile in both sets, gaps marked."""
+    first, second = result["sets"]
+    flagged = {g["metric"] for g in result["gaps"]}
+    lines = [
+        f"Appearance at {result['size']} px (longer side): p10 / median / p90",
+        "",
+        f"| metric | {first['name']} ({first['images']} images) "
+        f"| {second['name']} ({second['images']} images) | gap |",
+        "|---|---|---|---|",
+    ]
+    for key, label in METRICS.items():
+        cells = [_cell(s["summary"].get(key)) for s in (first, second)]
+        lines.append(f"| {label} | {cells[0]} | {cells[1]} | {'**yes**' if key in flagged else ''} |")
+    if result["gap_text"]:
+        lines += ["", *[f"- {text}" for text in result["gap_text"]]]
+    else:
+        lines += ["", f"- no clear gap between {first['name']} and {second['name']}"]
+    return "\n".join(lines)
+
+
+def _cell(stats: dict[str, float] | None) -> str:
+    if stats is None:
+        return "n/a"
+    return " / ".join(_number(stats[k]) for k in ("p10", "median", "p90"))
+
+
+def _number(value: float) -> str:
+    return f"{value:.3g}" if abs(value) < 10 else f"{value:.0f}"
