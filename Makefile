@@ -31,6 +31,7 @@ test-all: setup
 
 lint: setup
 	$(BIN)/ruff check simgen tests bench assets
+	$(BIN)/ruff format --check simgen tests bench assets
 
 ## bench: render benchmark (simgen vs bare bpy loop) -> bench/results/*.json
 bench: setup

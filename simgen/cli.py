@@ -209,8 +209,15 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     config = _load(args)
     eval_args = list(args.eval_args)
     randomizers = args.randomizers.split(",") if args.randomizers else None
-    summary = run_ablation(config, Path(args.out), args.real_test, randomizers, eval_args, args.workers,
-                           progress=not args.no_progress)
+    summary = run_ablation(
+        config,
+        Path(args.out),
+        args.real_test,
+        randomizers,
+        eval_args,
+        args.workers,
+        progress=not args.no_progress,
+    )
     print((Path(args.out) / "ablation.md").read_text())
     return 0 if summary["rows"] else 1
 

@@ -84,18 +84,47 @@ def test_ablate_command_line_passes_options_and_eval_arguments(
 
     def fake_run_ablation(*args: Any, progress: bool = True) -> dict[str, Any]:
         config, out, real_test, randomizers, eval_args, workers = args
-        seen.update(images=config.scene.num_images, out=out, real_test=real_test, eval_args=eval_args,
-                    workers=workers, randomizers=randomizers)
+        seen.update(
+            images=config.scene.num_images,
+            out=out,
+            real_test=real_test,
+            eval_args=eval_args,
+            workers=workers,
+            randomizers=randomizers,
+        )
         (out / "ablation.md").parent.mkdir(parents=True, exist_ok=True)
         (out / "ablation.md").write_text("# ok\n")
         return {"rows": [{}]}
 
     monkeypatch.setattr(simgen.ablation, "run_ablation", fake_run_ablation)
     config = str(ROOT / "scenes" / "randomized.yaml")
-    argv = ["ablate", config, "--out", str(tmp_path / "a"), "--real-test", "REAL", "-n", "5",
-            "--workers", "2", "--randomizers", "camera", "--", "--real-split", "0.3", "--iters", "80"]
+    argv = [
+        "ablate",
+        config,
+        "--out",
+        str(tmp_path / "a"),
+        "--real-test",
+        "REAL",
+        "-n",
+        "5",
+        "--workers",
+        "2",
+        "--randomizers",
+        "camera",
+        "--",
+        "--real-split",
+        "0.3",
+        "--iters",
+        "80",
+    ]
     assert main(argv) == 0
-    assert seen == {"images": 5, "out": tmp_path / "a", "real_test": "REAL", "workers": 2,
-                    "eval_args": ["--real-split", "0.3", "--iters", "80"], "randomizers": ["camera"]}
+    assert seen == {
+        "images": 5,
+        "out": tmp_path / "a",
+        "real_test": "REAL",
+        "workers": 2,
+        "eval_args": ["--real-split", "0.3", "--iters", "80"],
+        "randomizers": ["camera"],
+    }
     with pytest.raises(SystemExit):
         main(["validate", config, "--", "--iters", "3"])  # only ablate takes pass-through arguments

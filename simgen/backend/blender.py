@@ -582,8 +582,21 @@ class MeshLibrary:
 
     def _load(self, key: tuple[str | None, str | None]) -> bpy.types.Mesh:
         shape, path = key
-        self.get(ObjectSpec("probe", 0, None, 0, shape, path, None, (0, 0, 0), (0, 0, 0), (1, 1, 1),
-                            MaterialSpec((1, 1, 1), 0.5, 0.0, 0.0)))
+        self.get(
+            ObjectSpec(
+                "probe",
+                0,
+                None,
+                0,
+                shape,
+                path,
+                None,
+                (0, 0, 0),
+                (0, 0, 0),
+                (1, 1, 1),
+                MaterialSpec((1, 1, 1), 0.5, 0.0, 0.0),
+            )
+        )
         return self._meshes[key]
 
     def size_factor(self, spec: ObjectSpec) -> float:

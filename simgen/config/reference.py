@@ -1,6 +1,6 @@
 """Generate the config reference (Markdown tables) from the schema itself, so the docs stay true.
 
-    simgen schema --markdown > docs/config-reference.md
+simgen schema --markdown > docs/config-reference.md
 """
 
 from __future__ import annotations
