@@ -175,16 +175,24 @@ def compare_sets(
     second_split: float | None = None,
     max_images: int | None = None,
 ) -> dict[str, Any]:
-    """Summaries of both sets and the gaps of the first against the second.
+    """Load two COCO sets and compare them (:func:`compare_coco_sets`).
 
     ``second_split`` keeps only the training part of the second set, split exactly as
     ``simgen eval --real-split`` splits it, so that a scene can be tuned without looking at test photos.
     """
+    second_set = load_coco(second)
+    if second_split is not None:
+        second_set = split_set(second_set, second_split)[0]
+    return compare_coco_sets(load_coco(first), second_set, size, max_images)
+
+
+def compare_coco_sets(
+    first: CocoSet, second: CocoSet, size: int = 448, max_images: int | None = None
+) -> dict[str, Any]:
+    """Summaries of both sets and the gaps of the first against the second."""
     if size < 16:
         raise SimgenError(f"--size {size}: must be at least 16 pixels")
-    sets = [load_coco(first), load_coco(second)]
-    if second_split is not None:
-        sets[1] = split_set(sets[1], second_split)[0]
+    sets = [first, second]
     values = [set_values(s, size, max_images) for s in sets]
     summaries = [summarize(v) for v in values]
     gaps = find_gaps(values[0], values[1])
@@ -207,13 +215,12 @@ def compare_sets(
     }
 
 
-def format_table(result: dict[str, Any]) -> str:
+def format_table(result: dict[str, Any], heading: bool = True) -> str:
     """A Markdown table: each metric's 10th / 50th / 90th percentile in both sets, gaps marked."""
     first, second = result["sets"]
     flagged = {g["metric"] for g in result["gaps"]}
-    lines = [
-        f"Appearance at {result['size']} px (longer side): p10 / median / p90",
-        "",
+    lines = [f"Appearance at {result['size']} px (longer side): p10 / median / p90", ""] if heading else []
+    lines += [
         f"| metric | {first['name']} ({first['images']} images) "
         f"| {second['name']} ({second['images']} images) | gap |",
         "|---|---|---|---|",

@@ -195,6 +195,10 @@ def test_eval_command_on_a_boxes_only_real_set(tmp_path: Path) -> None:
     assert all("segm" not in r["metrics"] and 0 <= r["metrics"]["bbox"]["AP"] <= 1 for r in report["runs"])
     for name in ("report.md", "scaling.png", "pr_curves.png", "box_sizes.png", "overlays/synthetic.png"):
         assert (out / name).is_file(), name
+    (appearance,) = report["appearance"]  # the synthetic set against the real training part
+    assert [s["images"] for s in appearance["sets"]] == [8, 4]
+    assert appearance["sets"][0]["summary"]["objects_per_image"]["count"] == 8
+    assert "## Appearance (synthetic vs real photos)" in (out / "report.md").read_text()
     with pytest.raises(SimgenError, match="pass --resume"):
         _run_cli(argv)
     assert _run_cli([*argv, "--resume"]) == 0  # reuses every finished run

@@ -27,6 +27,7 @@ PRED_COLOR = (40, 40, 230)  # BGR red
 UNMATCHED_COLOR = (0, 200, 255)  # BGR orange: confident detections with no label nearby
 OVERLAY_SCORE = 0.5
 TILE = 480
+APPEARANCE_MAX_IMAGES = 300  # per set: the percentiles are stable well before that
 
 
 def write_report(study: Study, runs: list[Run], results: list[dict[str, Any]]) -> None:
@@ -35,6 +36,7 @@ def write_report(study: Study, runs: list[Run], results: list[dict[str, Any]]) -
     by_name = {r["name"]: r for r in results}
     primary = next((by_name[n] for n in MAIN_RUNS if n in by_name), results[0] if results else None)
     analysis = annotation_analysis(study, primary)
+    appearance = appearance_analysis(study)
     plots = {
         "scaling": plot_scaling(results, out / "scaling.png"),
         "pr_curves": plot_pr_curves(results, out / "pr_curves.png"),
@@ -57,6 +59,7 @@ def write_report(study: Study, runs: list[Run], results: list[dict[str, Any]]) -
         },
         "runs": results,
         "annotation_rules": analysis,
+        "appearance": appearance,
         "plots": {k: v for k, v in plots.items() if v},
         "overlays": overlays,
     }
@@ -100,6 +103,20 @@ def annotation_analysis(study: Study, primary: dict[str, Any] | None) -> dict[st
         "evidence": evidence,
         "evidence_run": primary["name"] if primary else None,
     }
+
+
+def appearance_analysis(study: Study) -> list[dict[str, Any]]:
+    """Each synthetic set's look next to the real training photos (the test photos when there are none).
+
+    Measured at the training image size: exposure, white balance, sharpness, object colors and sizes
+    (:mod:`simgen.appearance`). Uses the training photos where it can, so tuning a scene on this report
+    does not tune it on the test photos.
+    """
+    from simgen.appearance import compare_coco_sets
+
+    reference = study.real_train if study.real_train is not None else study.real_test
+    size = study.settings.image_size
+    return [compare_coco_sets(s, reference, size, APPEARANCE_MAX_IMAGES) for s in study.synthetic]
 
 
 # --- plots -----------------------------------------------------------------------------------------------
@@ -359,6 +376,7 @@ def render_markdown(study: Study, report: dict[str, Any]) -> str:
         if report["plots"].get("pr_per_class"):
             lines += ["![pr per class](pr_per_class.png)", ""]
     lines += _rules_section(report["annotation_rules"], report["plots"].get("box_sizes"))
+    lines += _appearance_section(report["appearance"])
     if report["overlays"]:
         lines += [
             "## Prediction overlays",
@@ -432,6 +450,23 @@ def _rules_section(analysis: dict[str, Any], box_plot: str | None) -> list[str]:
     if box_plot:
         lines += ["", f"![box sizes]({box_plot})"]
     return [*lines, ""]
+
+
+def _appearance_section(comparisons: list[dict[str, Any]]) -> list[str]:
+    from simgen.appearance import format_table
+
+    if not comparisons:
+        return []
+    lines = [
+        "## Appearance (synthetic vs real photos)",
+        "",
+        "Exposure, white balance, sharpness, object colors (HSV at the box centers) and sizes at the "
+        "training image size; **gap** = the distributions differ clearly (`simgen compare`).",
+        "",
+    ]
+    for comparison in comparisons:
+        lines += [format_table(comparison, heading=False), ""]
+    return lines
 
 
 def _fmt1(value: float | None) -> str:
