@@ -29,7 +29,7 @@ def add_label_commands(sub: argparse._SubParsersAction) -> None:
     )
     compare.add_argument("first", help="dataset folder or COCO json, e.g. the renders")
     compare.add_argument("second", help="dataset folder or COCO json to compare against, e.g. real photos")
-    compare.add_argument("--size", type=int, default=448, help="longer image side to measure at")
+    compare.add_argument("--size", type=int, default=448, help="longer image side in px (default: 448)")
     compare.add_argument(
         "--second-split",
         type=float,
