@@ -75,6 +75,7 @@ class BuildSummary:
     device: str = ""
     per_image: list[dict[str, Any]] = field(default_factory=list)
     missing: int = 0  # images of the whole dataset not done yet (rendered by other shards, or failed)
+    unsettled_images: int = 0  # images where physics stopped with objects still moving
 
     @property
     def seconds_per_image(self) -> float:
@@ -90,6 +91,12 @@ class BuildSummary:
             lines.append(
                 f"{self.seconds_per_image:.2f} s/image wall ({self.device}); labels+writing "
                 f"= {100 * share:.1f}% of render time"
+            )
+        if self.unsettled_images:
+            lines.append(
+                f"warning: in {self.unsettled_images} image(s) objects were still falling or tipping when "
+                "the physics stopped (records: spec.physics.still_moving); raise physics.frames or set "
+                "physics.max_frames"
             )
         if self.coco_path:
             lines.append(f"COCO: {self.coco_path}")
@@ -236,7 +243,8 @@ def commit_image(out_dir: Path, rendered: RenderedImage) -> Done:
     data = {**record.to_dict(), "provenance": rendered.provenance}
     write_json_atomic(record_path(out_dir, record.index), data)
     device = str(rendered.provenance.get("device", ""))
-    return Done(record.index, len(record.instances), record.timings, device)
+    moving = int((record.spec.get("physics") or {}).get("still_moving", 0))
+    return Done(record.index, len(record.instances), record.timings, device, moving)
 
 
 def render_image(backend: Any, config: SceneConfig, index: int) -> RenderedImage:
@@ -301,6 +309,7 @@ class Done:
     instances: int
     timings: dict[str, float]
     device: str
+    still_moving: int = 0  # objects the rigid-body simulation left moving (physics.frames too short)
 
 
 Runner = Callable[[SceneConfig, Path, list[int], Callable[[Done], None]], None]
@@ -412,6 +421,7 @@ def build_dataset(
         overhead_seconds=sum(d.timings.get("read", 0.0) + d.timings.get("label_write", 0.0) for d in results),
         device=results[0].device if results else "",
         per_image=[{"index": d.index, **d.timings} for d in results],
+        unsettled_images=sum(d.still_moving > 0 for d in results),
     )
     if merge:
         summary.coco_path = merge_dataset(config, out_dir, config_digest=digest)

@@ -13,7 +13,7 @@ from conftest import ROOT, make_config
 from pydantic import TypeAdapter
 
 from simgen.build import build_dataset
-from simgen.config import load_config
+from simgen.config import SceneConfig, load_config
 from simgen.config.distributions import (
     ColorValue,
     RotationValue,
@@ -332,6 +332,65 @@ def test_physics_settles_objects_on_the_support(blender) -> None:
         assert ospec.location != before, "the spec records the settled pose"
         assert np.allclose(obj.matrix_world.to_translation(), ospec.location, atol=1e-5)
     _assert_no_interpenetration(objects)
+
+
+def _dropped_cubes(physics: dict) -> SceneConfig:
+    return make_config(
+        scene={"num_images": 1},
+        camera={"location": [0, -5, 3], "look_at": [0, 0, 0]},
+        physics=physics,
+        objects=[
+            {"shape": "plane", "size": 8, "physics": "passive"},
+            {
+                "shape": "cube",
+                "category": "thing",
+                "count": 3,
+                "size": 0.5,
+                "rotation": "so3",
+                "placement": {"region": "disc", "radius": 1.2, "rest_on": 0.3},
+            },
+        ],
+    )
+
+
+def _tilt_deg(rotation_deg) -> float:
+    """Angle between the world +Z and the nearest of the object's axes: 0 for a cube lying flat."""
+    rows = euler_xyz_to_matrix(rotation_deg)
+    return float(np.degrees(np.arccos(min(1.0, np.max(np.abs(rows[2]))))))
+
+
+@pytest_blender
+def test_physics_reports_objects_still_moving(blender, tmp_path: Path) -> None:
+    """Five frames after the drop the cubes are in the air: the record and the build say so."""
+    config = _dropped_cubes({"frames": 5})
+    backend = blender.BlenderBackend(config.render)
+    spec = sample_frame(config, 0, mesh_bounds=backend.mesh_bounds)
+    backend.apply(spec)
+    assert spec.physics["simulated_frames"] == 5
+    assert spec.physics["still_moving"] == 3
+    summary = build_dataset(config, tmp_path, progress=False)
+    assert summary.unsettled_images == 1
+    assert "still falling or tipping" in summary.describe()
+    record = json.loads((tmp_path / "records" / "000000.json").read_text())
+    assert record["spec"]["physics"]["still_moving"] == 3
+
+
+@pytest_blender
+def test_physics_runs_on_until_objects_rest_flat(blender) -> None:
+    """With max_frames the simulation goes on past `frames` until the cubes lie still, flat on a face."""
+    config = _dropped_cubes({"frames": 5, "max_frames": 600})
+    backend = blender.BlenderBackend(config.render)
+    spec = sample_frame(config, 0, mesh_bounds=backend.mesh_bounds)
+    backend.apply(spec)
+    assert 5 < spec.physics["simulated_frames"] <= 600
+    assert spec.physics["still_moving"] == 0
+    tilts = [_tilt_deg(o.rotation_deg) for o in spec.labelled()]
+    assert max(tilts) < 3.0, f"cubes not lying flat: tilts {tilts}"
+
+
+def test_max_frames_below_frames_is_rejected() -> None:
+    with pytest.raises(SimgenError, match="max_frames"):
+        make_config(physics={"frames": 100, "max_frames": 50}, objects=[{"shape": "cube"}])
 
 
 def _assert_no_interpenetration(objects) -> None:

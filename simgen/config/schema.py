@@ -318,10 +318,24 @@ class Physics(StrictModel):
 
     enabled: bool = True
     drop_height: float = Field(0.05, ge=0, description="Lift before the drop, meters.")
-    frames: int = Field(80, ge=1, le=2000, description="Simulated frames at 24 fps.")
+    frames: int = Field(80, ge=1, le=2000, description="Simulated frames at 24 fps (at least).")
+    max_frames: int | None = Field(
+        None,
+        ge=1,
+        le=10000,
+        description="After `frames`, keep simulating, 10 frames at a time, while a falling object still "
+        "tilts or drops, up to this many frames (default: no extension). Objects still moving at the end "
+        "are counted in each image's record (spec.physics.still_moving).",
+    )
     friction: float = Field(0.6, ge=0)
     bounciness: float = Field(0.1, ge=0, le=1)
     substeps: int = Field(10, ge=1)
+
+    @model_validator(mode="after")
+    def _max_after_min(self) -> Physics:
+        if self.max_frames is not None and self.max_frames < self.frames:
+            raise ValueError(f"max_frames ({self.max_frames}) must be at least frames ({self.frames})")
+        return self
 
 
 class PostEffects(StrictModel):
