@@ -76,6 +76,7 @@ class BuildSummary:
     per_image: list[dict[str, Any]] = field(default_factory=list)
     missing: int = 0  # images of the whole dataset not done yet (rendered by other shards, or failed)
     unsettled_images: int = 0  # images where physics stopped with objects still moving
+    unsettled_objects: int = 0
 
     @property
     def seconds_per_image(self) -> float:
@@ -94,9 +95,9 @@ class BuildSummary:
             )
         if self.unsettled_images:
             lines.append(
-                f"warning: in {self.unsettled_images} image(s) objects were still falling or tipping when "
-                "the physics stopped (records: spec.physics.still_moving); raise physics.frames or set "
-                "physics.max_frames"
+                f"warning: {self.unsettled_objects} object(s) in {self.unsettled_images} image(s) were still "
+                "falling or tipping when the physics stopped (records: spec.physics.still_moving); raise "
+                "physics.frames or set physics.max_frames"
             )
         if self.coco_path:
             lines.append(f"COCO: {self.coco_path}")
@@ -422,6 +423,7 @@ def build_dataset(
         device=results[0].device if results else "",
         per_image=[{"index": d.index, **d.timings} for d in results],
         unsettled_images=sum(d.still_moving > 0 for d in results),
+        unsettled_objects=sum(d.still_moving for d in results),
     )
     if merge:
         summary.coco_path = merge_dataset(config, out_dir, config_digest=digest)

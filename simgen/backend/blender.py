@@ -48,8 +48,11 @@ GPU_BACKENDS = ("OPTIX", "CUDA", "HIP", "ONEAPI", "METAL")
 _UNBUILT = "<no graph yet>"
 BACKGROUND_DEPTH = 1e9  # Cycles writes ~1e10 where a camera ray hits nothing
 REST_CHECK_FRAMES = 10  # physics: frames between two at-rest checks once physics.frames have run
-REST_MOVE_FRACTION = 0.01  # at rest: height changed less than this fraction of the object's size ...
-REST_TURN_DEG = 2.0  # ... and tilt changed less than this over one check interval
+# At rest: over one check interval, the height changed by less than REST_MOVE_FRACTION of the object's
+# size and the tilt by less than REST_TURN_DEG. Looser than "not moving at all": dice with raised pips
+# keep rocking by a degree or two on their convex hulls long after they have landed.
+REST_MOVE_FRACTION = 0.02
+REST_TURN_DEG = 5.0
 REST_SLEEP_SPEED = 0.02  # Bullet deactivation thresholds (m/s, rad/s): slower bodies fall asleep
 REST_SLEEP_SPIN = 0.1
 
