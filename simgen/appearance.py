@@ -24,6 +24,7 @@ import numpy as np
 
 from simgen.errors import SimgenError
 from simgen.evaluate.datasets import CocoSet, load_coco, split_set
+from simgen.fileio import read_image
 
 CENTER_FRACTION = 0.4  # side of the box center read for object colors, as a fraction of the box side
 
@@ -81,16 +82,16 @@ def ks_distance(a: list[float], b: list[float]) -> float:
     return float(np.max(np.abs(cdf_a - cdf_b)))
 
 
-def image_metrics(bgr: np.ndarray) -> dict[str, float]:
-    """Exposure, white balance and sharpness of one 8-bit BGR image."""
-    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-    means = bgr.reshape(-1, 3).astype(np.float64).mean(axis=0)  # B, G, R
+def image_metrics(rgb: np.ndarray) -> dict[str, float]:
+    """Exposure, white balance and sharpness of one 8-bit RGB image."""
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    means = rgb.reshape(-1, 3).astype(np.float64).mean(axis=0)  # R, G, B
     green = max(float(means[1]), 1e-6)
     return {
         "gray_median": float(np.median(gray)),
-        "clipped_fraction": float((bgr == 255).any(axis=2).mean()),
-        "red_over_green": float(means[2]) / green,
-        "blue_over_green": float(means[0]) / green,
+        "clipped_fraction": float((rgb == 255).any(axis=2).mean()),
+        "red_over_green": float(means[0]) / green,
+        "blue_over_green": float(means[2]) / green,
         "sharpness": float(cv2.Laplacian(gray, cv2.CV_64F).var()),
     }
 
@@ -113,15 +114,12 @@ def object_metrics(hsv: np.ndarray, box: list[float]) -> dict[str, float] | None
 
 
 def _read_resized(coco_set: CocoSet, image: dict[str, Any], size: int) -> tuple[np.ndarray, float]:
-    path = coco_set.image_path(image)
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise SimgenError(f"{path}: cannot read this image (missing or corrupt)")
-    scale = size / max(bgr.shape[:2])
+    rgb = read_image(coco_set.image_path(image))
+    scale = size / max(rgb.shape[:2])
     if scale != 1.0:
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=interpolation)
-    return bgr, scale
+        rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=interpolation)
+    return rgb, scale
 
 
 def set_values(coco_set: CocoSet, size: int = 448, max_images: int | None = None) -> dict[str, list[float]]:
@@ -129,12 +127,12 @@ def set_values(coco_set: CocoSet, size: int = 448, max_images: int | None = None
     values: dict[str, list[float]] = {m: [] for m in METRICS}
     images = coco_set.images if max_images is None else coco_set.images[:max_images]
     for image in images:
-        bgr, scale = _read_resized(coco_set, image, size)
-        for key, value in image_metrics(bgr).items():
+        rgb, scale = _read_resized(coco_set, image, size)
+        for key, value in image_metrics(rgb).items():
             values[key].append(value)
         anns = [a for a in coco_set.annotations.get(image["id"], []) if not a.get("iscrowd", 0)]
         values["objects_per_image"].append(float(len(anns)))
-        hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
+        hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
         for ann in anns:
             obj = object_metrics(hsv, [float(v) * scale for v in ann["bbox"]])
             for key, value in (obj or {}).items():

@@ -53,7 +53,7 @@ def test_image_metrics_known_values() -> None:
     assert image_metrics(np.full((40, 40, 3), 100, np.uint8))["gray_median"] == pytest.approx(100, abs=1)
 
     warm = np.zeros((40, 40, 3), np.uint8)
-    warm[..., 2], warm[..., 1], warm[..., 0] = 120, 100, 80  # BGR: red 120, green 100, blue 80
+    warm[..., 0], warm[..., 1], warm[..., 2] = 120, 100, 80  # RGB: red 120, green 100, blue 80
     m = image_metrics(warm)
     assert m["red_over_green"] == pytest.approx(1.2)
     assert m["blue_over_green"] == pytest.approx(0.8)
@@ -68,8 +68,8 @@ def test_blur_lowers_sharpness() -> None:
 
 def test_object_metrics_read_the_box_center() -> None:
     img = np.full((50, 50, 3), 200, np.uint8)
-    img[10:30, 10:30] = (0, 0, 150)  # BGR: a pure red square of value 150
-    hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
+    img[10:30, 10:30] = (150, 0, 0)  # RGB: a pure red square of value 150
+    hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
     m = object_metrics(hsv, [10, 10, 20, 20])
     assert m == {"object_saturation": 255.0, "object_value": 150.0, "object_size": 20.0}
     gray = object_metrics(hsv, [35, 35, 10, 10])  # on the gray background
