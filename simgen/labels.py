@@ -10,7 +10,7 @@ docs/labels.md. numpy + pycocotools only (no Blender).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -41,7 +41,7 @@ class InstanceLabel:
     instance_id: int
     category_id: int
     category: str
-    bbox: list[int]
+    bbox: list[int]  # floats only after grow_box (export --box-scale) or from a YOLO file
     area: int
     segmentation: dict[str, Any]  # COCO RLE with ``counts`` as str
     iscrowd: int = 0
@@ -104,6 +104,31 @@ def tight_bbox(mask: np.ndarray) -> list[int]:
     if rows.size == 0:
         return [0, 0, 0, 0]
     return [int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)]
+
+
+def grow_box(bbox: list[float], scale: float, width: int, height: int) -> list[float]:
+    """COCO [x, y, w, h] grown (``scale`` > 1) or shrunk about its center, clipped to the image.
+
+    Rendered boxes are mask-tight; many real sets are labelled looser (``simgen eval`` measures by how
+    much). Growing the boxes at training/export time follows such a rule without touching the dataset.
+    """
+    x, y, w, h = bbox
+    cx, cy = x + w / 2, y + h / 2
+    x0, y0 = max(0.0, cx - w * scale / 2), max(0.0, cy - h * scale / 2)
+    x1, y1 = min(float(width), cx + w * scale / 2), min(float(height), cy + h * scale / 2)
+    return [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)]
+
+
+def with_grown_boxes(records: list[ImageRecord], scale: float) -> list[ImageRecord]:
+    """Copies of ``records`` whose boxes (not masks) are grown by ``scale`` (see :func:`grow_box`)."""
+    grown = []
+    for record in records:
+        instances = [
+            replace(inst, bbox=grow_box(inst.bbox, scale, record.width, record.height))
+            for inst in record.instances
+        ]
+        grown.append(replace(record, instances=instances))
+    return grown
 
 
 def label_instances(

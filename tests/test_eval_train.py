@@ -195,6 +195,9 @@ def test_eval_command_on_a_boxes_only_real_set(tmp_path: Path) -> None:
     assert all("segm" not in r["metrics"] and 0 <= r["metrics"]["bbox"]["AP"] <= 1 for r in report["runs"])
     for name in ("report.md", "scaling.png", "pr_curves.png", "box_sizes.png", "overlays/synthetic.png"):
         assert (out / name).is_file(), name
+    by_name = {r["name"]: r for r in report["runs"]}  # box-rule evidence from the real *training* part
+    assert by_name["synthetic"]["real_train_evidence"]["score_threshold"] == 0.6
+    assert by_name["real"]["real_train_evidence"] is None
     (appearance,) = report["appearance"]  # the synthetic set against the real training part
     assert [s["images"] for s in appearance["sets"]] == [8, 4]
     assert appearance["sets"][0]["summary"]["objects_per_image"]["count"] == 8
@@ -224,3 +227,47 @@ def test_eval_command_rejects_mismatched_categories(tmp_path: Path) -> None:
         r"not exist in the test set",
     ):
         _run_cli(argv)
+
+
+def test_synthetic_box_scale_grows_synthetic_boxes_only(tmp_path: Path) -> None:
+    """--synthetic-box-scale 1.2: synthetic targets 1.2x wider about the same center, real ones untouched,
+    and only runs that train on synthetic images change their fingerprint (so they are not reused)."""
+    from simgen.evaluate.experiments import _training_data, fingerprint, load_study, plan_runs
+    from simgen.evaluate.settings import EvalSettings
+
+    syn = toydata.make_dataset(tmp_path / "syn", "shapes", 4, 128, seed=0).parent
+    real = toydata.make_dataset(tmp_path / "real", "shapes", 8, 128, seed=3).parent
+
+    def study_and_runs(scale: float) -> tuple:
+        settings = EvalSettings(
+            synthetic=[str(syn)],
+            real_test=str(real),
+            real_split=0.5,
+            experiments=["synthetic", "real", "mixed"],
+            synthetic_box_scale=scale,
+            out=str(tmp_path / "out"),
+        )
+        study = load_study(settings)
+        return study, {r.name: r for r in plan_runs(study)}
+
+    plain, plain_runs = study_and_runs(1.0)
+    scaled, scaled_runs = study_and_runs(1.2)
+    before = _training_data(plain, plain_runs["mixed"], masks=False)
+    after = _training_data(scaled, scaled_runs["mixed"], masks=False)
+    for source, factor in ((0, 1.2), (1, 1.0)):  # mixed = [synthetic, real-train]
+        for index in range(len(before.sources[source])):
+            box0 = before.sources[source][index][1]["boxes"]
+            box1 = after.sources[source][index][1]["boxes"]
+            inside = (box1[:, 0] > 0) & (box1[:, 1] > 0) & (box1[:, 2] < 128) & (box1[:, 3] < 128)
+            assert inside.any()
+            width0, width1 = box0[:, 2] - box0[:, 0], box1[:, 2] - box1[:, 0]
+            torch.testing.assert_close(width1[inside], factor * width0[inside])
+            centers0, centers1 = box0[:, 0] + box0[:, 2], box1[:, 0] + box1[:, 2]
+            torch.testing.assert_close(centers1[inside], centers0[inside])
+            assert (box1 >= 0).all() and (box1 <= 128).all()
+    prints = {
+        name: (fingerprint(plain, plain_runs[name], None), fingerprint(scaled, scaled_runs[name], None))
+        for name in ("synthetic", "real", "mixed")
+    }
+    assert prints["real"][0] == prints["real"][1]
+    assert prints["synthetic"][0] != prints["synthetic"][1] and prints["mixed"][0] != prints["mixed"][1]

@@ -128,3 +128,32 @@ def test_export_command_writes_every_format(tmp_path: Path, capsys) -> None:
     assert main(["audit", str(tmp_path / "annotations_polygons.json")]) == 0
     assert main(["export", str(tmp_path), "--format", "yolo", "--task", "nope"]) == 1
     assert "--task 'nope'" in capsys.readouterr().err
+
+
+def test_export_box_scale_grows_boxes_about_their_centers(tmp_path: Path, capsys) -> None:
+    """--box-scale 1.2: every YOLO/COCO box 1.2x larger about the same center (clipped), masks unchanged."""
+    write_dataset(tmp_path)
+    labels = load_labels(tmp_path)
+    assert main(["export", str(tmp_path), "--format", "yolo", "--task", "detect", "--box-scale", "1.2"]) == 0
+    grown, _ = read_yolo(tmp_path / "yolo" / "detect")
+    checked = 0
+    for original, restored in zip(labels.records, grown, strict=True):
+        for a, b in zip(
+            sorted(original.instances, key=key), sorted(restored.instances, key=key), strict=True
+        ):
+            x, y, w, h = a.bbox
+            if x - 0.1 * w > 0 and y - 0.1 * h > 0 and x + 1.1 * w < WIDTH and y + 1.1 * h < HEIGHT:
+                assert b.bbox == pytest.approx([x - 0.1 * w, y - 0.1 * h, 1.2 * w, 1.2 * h], abs=0.02)
+                checked += 1
+            bx, by, bw, bh = b.bbox
+            assert bx >= 0 and by >= 0 and bx + bw <= WIDTH + 0.01 and by + bh <= HEIGHT + 0.01
+            assert bw >= w and bh >= h
+    assert checked >= 3
+    (coco_path,) = export(labels, "coco", tmp_path / "loose.json", box_scale=1.2)
+    loose = json.loads(coco_path.read_text())["annotations"]
+    tight = json.loads((tmp_path / "annotations.json").read_text())["annotations"]
+    assert [a["segmentation"] for a in loose] == [a["segmentation"] for a in tight]
+    assert sum(a["bbox"][2] for a in loose) > 1.1 * sum(a["bbox"][2] for a in tight)
+    assert main(["export", str(tmp_path), "--format", "bop", "--box-scale", "1.2"]) == 1
+    assert main(["export", str(tmp_path), "--format", "yolo", "--box-scale", "5"]) == 1
+    assert "--box-scale 5.0: expected a factor between 0.5 and 2.0" in capsys.readouterr().err

@@ -119,6 +119,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument(
         "--vflip", action="store_true", default=S, help="also flip vertically (top-down scenes)"
     )
+    model.add_argument(
+        "--synthetic-box-scale",
+        type=float,
+        metavar="S",
+        default=S,
+        help="grow synthetic training boxes about their centers by S (1.0): the report's "
+        "'box-tightness' finding measures the real labels' S on the real training photos",
+    )
     run_group = parser.add_argument_group("running")
     run_group.add_argument(
         "--device",

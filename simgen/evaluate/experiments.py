@@ -179,6 +179,8 @@ def fingerprint(study: Study, run: Run, parent: str | None) -> str:
         "categories": study.categories.names,
         "parent": parent,
     }
+    if s.synthetic_box_scale != 1.0 and any(t is not study.real_train for t in run.train_sets):
+        data["synthetic_box_scale"] = s.synthetic_box_scale  # absent = 1.0: older runs keep their prints
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -242,7 +244,13 @@ def _training_data(study: Study, run: Run, masks: bool) -> Any:
     aug = loader.AugmentConfig(s.hflip, s.vflip, tuple(s.scale_range), s.color_jitter)
     transform = loader.train_transform(s.image_size, aug)
     labels = study.categories.label_map
-    return loader.MultiSource([loader.CocoDetection(t, labels(t), masks, transform) for t in run.train_sets])
+
+    def box_scale(train_set: CocoSet) -> float:
+        return 1.0 if train_set is study.real_train else s.synthetic_box_scale
+
+    return loader.MultiSource(
+        [loader.CocoDetection(t, labels(t), masks, transform, box_scale(t)) for t in run.train_sets]
+    )
 
 
 def _test(
@@ -262,6 +270,25 @@ def _test(
     if masks and study.real_test.has_masks:
         metrics["segm"] = evaluate_results(study.real_test, results, "segm")
     return metrics, images_per_second
+
+
+def _real_train_evidence(study: Study, model: Any, device: Any, workers: int) -> dict[str, Any]:
+    """How the real *training* labels sit around this model's boxes (size ratio, unmatched detections).
+
+    The report's box-rule advice (``--synthetic-box-scale``) comes from here, so following it tunes on
+    the training photos, never on the test photos.
+    """
+    from simgen.evaluate import loader, predict, rules
+
+    s = study.settings
+    assert study.real_train is not None
+    train = loader.CocoDetection(study.real_train, study.categories.label_map(study.real_train))
+    results, _ = predict.predict(
+        model, train, device, study.categories.test_ids, s.batch_size, workers, s.progress
+    )
+    evidence = rules.prediction_evidence(study.real_train, results)
+    evidence.pop("unmatched_examples")
+    return evidence
 
 
 def execute(study: Study, run: Run, fingerprints: dict[str, str]) -> dict[str, Any]:
@@ -302,6 +329,9 @@ def execute(study: Study, run: Run, fingerprints: dict[str, str]) -> dict[str, A
     )
     torch.save(model.state_dict(), run_dir / MODEL)
     metrics, images_per_second = _test(study, model, device, run_dir, workers, masks)
+    box_rule = None
+    if run.experiment == "synthetic" and study.real_train is not None:
+        box_rule = _real_train_evidence(study, model, device, workers)
     trainable, total = models.count_parameters(model)
     result = {
         "name": run.name,
@@ -322,6 +352,7 @@ def execute(study: Study, run: Run, fingerprints: dict[str, str]) -> dict[str, A
         "device": str(device),
         "predictions": str((run_dir / PREDICTIONS).relative_to(study.out)),
         "metrics": metrics,
+        "real_train_evidence": box_rule,
     }
     (run_dir / RESULT).write_text(json.dumps(result, indent=2))
     bbox = metrics["bbox"]

@@ -22,6 +22,7 @@ from torchvision.transforms import v2
 
 from simgen.errors import SimgenError
 from simgen.evaluate.datasets import CocoSet, annotation_mask
+from simgen.labels import grow_box
 
 Target = dict[str, Any]
 SampleKey = tuple[int, int, int]  # (source, index in source, augmentation seed or -1 for none)
@@ -67,6 +68,7 @@ class CocoDetection(Dataset):
 
     Annotations whose category is not in ``label_map`` (dropped with ``NAME=-``), crowd regions and
     degenerate boxes are skipped. Masks are decoded only when ``with_masks`` (Mask R-CNN training).
+    ``box_scale`` grows every box about its center (:func:`simgen.labels.grow_box`); masks stay as they are.
     """
 
     def __init__(
@@ -75,11 +77,13 @@ class CocoDetection(Dataset):
         label_map: dict[int, int],
         with_masks: bool = False,
         transform: v2.Transform | None = None,
+        box_scale: float = 1.0,
     ) -> None:
         self.coco_set = coco_set
         self.label_map = label_map
         self.with_masks = with_masks
         self.transform = transform
+        self.box_scale = box_scale
 
     def __len__(self) -> int:
         return len(self.coco_set.images)
@@ -98,6 +102,8 @@ class CocoDetection(Dataset):
             x, y, w, h = ann["bbox"]
             if ann.get("iscrowd", 0) or ann["category_id"] not in self.label_map or w < 1 or h < 1:
                 continue
+            if self.box_scale != 1.0:
+                x, y, w, h = grow_box([x, y, w, h], self.box_scale, width, height)
             boxes.append([x, y, x + w, y + h])
             labels.append(self.label_map[ann["category_id"]])
             if self.with_masks:

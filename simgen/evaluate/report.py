@@ -92,15 +92,28 @@ def annotation_analysis(study: Study, primary: dict[str, Any] | None) -> dict[st
         findings += rules.compare_label_stats(
             stats[s.name], stats[study.real_test.name], study.real_test.name
         )
-    evidence = None
+    evidence = box_evidence = None
+    box_set = study.real_test.name
     if primary is not None:
         predictions = json.loads((study.out / primary["predictions"]).read_text())
         evidence = rules.prediction_evidence(study.real_test, predictions)
-        findings += rules.prediction_findings(evidence, study.real_test.name, primary["name"])
+        box_evidence = primary.get("real_train_evidence")
+        if box_evidence is not None and study.real_train is not None:
+            box_set = study.real_train.name  # measured on training photos: safe to tune on
+        else:
+            box_evidence = evidence
+        scale = study.settings.synthetic_box_scale if primary["experiment"] == "synthetic" else 1.0
+        found = [
+            rules.box_tightness_finding(box_evidence, box_set, primary["name"], scale),
+            rules.unlabelled_finding(evidence, study.real_test.name, primary["name"]),
+        ]
+        findings += [f for f in found if f is not None]
     return {
         "stats": stats,
         "findings": [f.to_dict() for f in findings],
         "evidence": evidence,
+        "box_rule_evidence": box_evidence,
+        "box_rule_set": box_set,
         "evidence_run": primary["name"] if primary else None,
     }
 
@@ -439,13 +452,15 @@ def _rules_section(analysis: dict[str, Any], box_plot: str | None) -> list[str]:
         )
     ev = analysis.get("evidence")
     if ev:
-        ratio = ev["gt_to_pred_size_ratio"]
+        box_ev = analysis.get("box_rule_evidence") or ev
+        ratio = box_ev["gt_to_pred_size_ratio"]
         lines += [
             "",
-            f"Model evidence (run `{analysis['evidence_run']}`, score >= {ev['score_threshold']}): "
-            f"{ev['matched']} detections matched a real label at IoU >= 0.5; median real/predicted box "
-            f"size ratio {'n/a' if ratio is None else f'{ratio:.3f}'}; {ev['unmatched_confident']} "
-            "confident detections overlap no label.",
+            f"Model evidence (run `{analysis['evidence_run']}`, score >= {ev['score_threshold']}): on "
+            f"{analysis.get('box_rule_set', 'the test set')}, {box_ev['matched']} detections matched a "
+            "label at IoU >= 0.5 with a median real/predicted box size ratio "
+            f"{'n/a' if ratio is None else f'{ratio:.3f}'}; on the test set, "
+            f"{ev['unmatched_confident']} confident detections overlap no label.",
         ]
     if box_plot:
         lines += ["", f"![box sizes]({box_plot})"]

@@ -56,6 +56,13 @@ class EvalSettings(BaseModel):
     vflip: bool = False
     scale_range: tuple[float, float] = (0.6, 1.6)
     color_jitter: float = Field(0.3, ge=0)
+    synthetic_box_scale: float = Field(
+        1.0,
+        gt=0.5,
+        lt=2.0,
+        description="grow synthetic training boxes about their centers by this factor, to follow a "
+        "real set whose annotators draw looser boxes than the mask-tight synthetic ones",
+    )
     overlay_images: int = Field(6, ge=0)
     progress: bool = True
 

@@ -7,13 +7,13 @@ ignore regions, BOP keeps poses, camera and visibility statistics (docs/labels.m
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from simgen.errors import SimgenError
 from simgen.fileio import write_json_atomic
-from simgen.labels import ImageRecord
+from simgen.labels import ImageRecord, with_grown_boxes
 from simgen.writers.bop import write_bop
 from simgen.writers.coco import build_coco, load_coco_json, records_from_coco
 from simgen.writers.yolo import TASKS, num_keypoints, read_yolo, write_yolo
@@ -48,10 +48,25 @@ def load_labels(path: str | Path) -> LabelSet:
     return LabelSet(records_from_coco(data), data["categories"], json_path.parent, info, json_path)
 
 
-def export(labels: LabelSet, fmt: str, out: str | Path | None = None, task: str = "all") -> list[Path]:
-    """Write ``labels`` as ``fmt``; returns the written file/folder paths."""
+def export(
+    labels: LabelSet,
+    fmt: str,
+    out: str | Path | None = None,
+    task: str = "all",
+    box_scale: float = 1.0,
+) -> list[Path]:
+    """Write ``labels`` as ``fmt``; returns the written file/folder paths.
+
+    ``box_scale`` grows every box about its center (masks unchanged) for a target labelling rule.
+    """
     if fmt not in FORMATS:
         raise SimgenError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if not 0.5 < box_scale < 2.0:
+        raise SimgenError(f"--box-scale {box_scale}: expected a factor between 0.5 and 2.0")
+    if box_scale != 1.0:
+        if fmt == "bop":
+            raise SimgenError("--box-scale: BOP labels hold poses, not boxes; drop --box-scale")
+        labels = replace(labels, records=with_grown_boxes(labels.records, box_scale))
     if fmt in ("coco", "coco-polygons"):
         default = "annotations.json" if fmt == "coco" else "annotations_polygons.json"
         path = Path(out) if out else labels.root / default
