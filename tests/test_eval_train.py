@@ -198,6 +198,7 @@ def test_eval_command_on_a_boxes_only_real_set(tmp_path: Path) -> None:
     by_name = {r["name"]: r for r in report["runs"]}  # box-rule evidence from the real *training* part
     assert by_name["synthetic"]["real_train_evidence"]["score_threshold"] == 0.6
     assert by_name["real"]["real_train_evidence"] is None
+    assert "synthetic boxes grown" not in (out / "report.md").read_text()
     (appearance,) = report["appearance"]  # the synthetic set against the real training part
     assert [s["images"] for s in appearance["sets"]] == [8, 4]
     assert appearance["sets"][0]["summary"]["objects_per_image"]["count"] == 8

@@ -804,6 +804,7 @@ def _set_rigid_body(
     body.collision_shape = "CONVEX_HULL" if role == "active" else "MESH"
     body.friction = float(settings.get("friction", 0.6))
     body.restitution = float(settings.get("bounciness", 0.1))
+    body.angular_damping = float(settings.get("angular_damping", 0.1))
     body.collision_margin = 0.001
     body.use_margin = True
     # Bullet deactivation: bodies slower than these thresholds fall asleep instead of jittering.

@@ -329,6 +329,14 @@ class Physics(StrictModel):
     )
     friction: float = Field(0.6, ge=0)
     bounciness: float = Field(0.1, ge=0, le=1)
+    angular_damping: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Share of spin lost per second by falling objects (Blender's default 0.1). Bullet has "
+        "no rolling friction, so round objects roll on and on; a soft support such as fabric stops "
+        "them fast (0.5-0.9).",
+    )
     substeps: int = Field(10, ge=1)
 
     @model_validator(mode="after")

@@ -345,7 +345,9 @@ def render_markdown(study: Study, report: dict[str, Any]) -> str:
         "# Sim-to-real evaluation",
         "",
         f"Model `{s.model}` (pretrained: {s.resolved_pretrained}), image size {s.image_size}, batch "
-        f"{s.batch_size}, seed {s.seed}. Test set: **{study.real_test.name}** "
+        f"{s.batch_size}, seed {s.seed}"
+        f"{'' if s.synthetic_box_scale == 1.0 else f', synthetic boxes grown x{s.synthetic_box_scale}'}. "
+        f"Test set: **{study.real_test.name}** "
         f"({len(study.real_test.images)} images, {study.real_test.num_annotations} boxes, "
         f"`{study.real_test.json_path}`).",
         "",
