@@ -88,10 +88,9 @@ def annotation_analysis(study: Study, primary: dict[str, Any] | None) -> dict[st
     if study.real_train is not None:
         stats[study.real_train.name] = rules.set_stats(study.real_train, size)
     findings: list[rules.Finding] = []
+    reference = study.real_train or study.real_test  # tuning a scene on the findings must not see test labels
     for s in study.synthetic:
-        findings += rules.compare_label_stats(
-            stats[s.name], stats[study.real_test.name], study.real_test.name
-        )
+        findings += rules.compare_label_stats(stats[s.name], stats[reference.name], reference.name)
     evidence = box_evidence = None
     box_set = study.real_test.name
     if primary is not None:
