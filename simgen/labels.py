@@ -41,7 +41,7 @@ class InstanceLabel:
     instance_id: int
     category_id: int
     category: str
-    bbox: list[int]  # floats only after grow_box (export --box-scale) or from a YOLO file
+    bbox: list[float]  # whole pixels as rendered; fractional after grow_box (export --box-scale) or YOLO
     area: int
     segmentation: dict[str, Any]  # COCO RLE with ``counts`` as str
     iscrowd: int = 0
