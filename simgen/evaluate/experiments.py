@@ -253,18 +253,24 @@ def _training_data(study: Study, run: Run, masks: bool) -> Any:
     )
 
 
+def _predict_set(
+    study: Study, coco_set: CocoSet, model: Any, device: Any, workers: int
+) -> tuple[list[dict[str, Any]], float]:
+    """COCO results of ``model`` on every image of ``coco_set`` (test-set category ids), images/s."""
+    from simgen.evaluate import loader, predict
+
+    s = study.settings
+    data = loader.CocoDetection(coco_set, study.categories.label_map(coco_set))
+    return predict.predict(model, data, device, study.categories.test_ids, s.batch_size, workers, s.progress)
+
+
 def _test(
     study: Study, model: Any, device: Any, run_dir: Path, workers: int, masks: bool
 ) -> tuple[dict, float]:
     """Predict the real test set, save the COCO results file, score it with COCOeval."""
-    from simgen.evaluate import loader, predict
     from simgen.evaluate.metrics import evaluate_results, save_results
 
-    s = study.settings
-    test = loader.CocoDetection(study.real_test, study.categories.label_map(study.real_test))
-    results, images_per_second = predict.predict(
-        model, test, device, study.categories.test_ids, s.batch_size, workers, s.progress
-    )
+    results, images_per_second = _predict_set(study, study.real_test, model, device, workers)
     save_results(results, run_dir / PREDICTIONS)
     metrics = {"bbox": evaluate_results(study.real_test, results, "bbox")}
     if masks and study.real_test.has_masks:
@@ -278,14 +284,10 @@ def _real_train_evidence(study: Study, model: Any, device: Any, workers: int) ->
     The report's box-rule advice (``--synthetic-box-scale``) comes from here, so following it tunes on
     the training photos, never on the test photos.
     """
-    from simgen.evaluate import loader, predict, rules
+    from simgen.evaluate import rules
 
-    s = study.settings
     assert study.real_train is not None
-    train = loader.CocoDetection(study.real_train, study.categories.label_map(study.real_train))
-    results, _ = predict.predict(
-        model, train, device, study.categories.test_ids, s.batch_size, workers, s.progress
-    )
+    results, _ = _predict_set(study, study.real_train, model, device, workers)
     evidence = rules.prediction_evidence(study.real_train, results)
     evidence.pop("unmatched_examples")
     return evidence
