@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 EXTRAS ?= dev,eval,ray
+SETUP_GB := 8
 
 .PHONY: setup render test test-all lint bench bench-scaling clean
 
@@ -11,6 +12,9 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (bpy 5.0 needs Python 3.11)"; exit 1; }
+	@free_gb=$$(df -Pk . | awk 'NR==2 {print int($$4 / 1048576)}'); \
+	if [ "$$free_gb" -lt $(SETUP_GB) ]; then \
+	  echo "warning: $$free_gb GB free in $$(pwd); the install needs about $(SETUP_GB) GB (torch + CUDA wheels, bpy)"; fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
