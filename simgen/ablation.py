@@ -107,35 +107,111 @@ def run_ablation(
     eval_args: list[str] | None = None,
     workers: int = 1,
     progress: bool = True,
+    repeats: int = 1,
 ) -> dict[str, Any]:
     """Render the full config and one variant per randomizer (same image budget), evaluate each on the
-    real test set with ``simgen eval --experiments synthetic``, and write ablation.md + ablation.json."""
-    from simgen.build import build_dataset
+    real test set with ``simgen eval --experiments synthetic``, and write ablation.md + ablation.json.
+
+    With ``repeats`` > 1 the whole study runs again with the next render seed and training seed, so the
+    report can tell a randomizer's effect from run-to-run noise. Repeat 0 keeps the plain folder names,
+    so a one-repeat study can later be extended (its renders and models are reused)."""
     from simgen.fileio import write_json_atomic, write_text_atomic
 
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
     names = randomizers or applicable_randomizers(config)
     variants = {"all": config, **{f"no_{name}": ablate(config, name) for name in names}}
-    rows = []
-    for variant, variant_config in variants.items():
-        data_dir = out / "data" / variant
-        build_dataset(variant_config, data_dir, workers=workers, progress=progress)
-        passed_on = [*(eval_args or []), *([] if progress else ["--no-progress"])]
-        report = _evaluate(data_dir, out / "eval" / variant, real_test, passed_on)
-        rows.append({"variant": variant, **report})
-    base = rows[0]
-    for row in rows:
-        row["delta_AP50"] = _delta(row.get("AP50"), base.get("AP50"))
-        row["delta_AP"] = _delta(row.get("AP"), base.get("AP"))
+    passed_on = [*(eval_args or []), *([] if progress else ["--no-progress"])]
+    per_repeat = [
+        _run_repeat(variants, out, real_test, passed_on, workers, progress, repeat)
+        for repeat in range(repeats)
+    ]
     summary = {
         "scene": config.scene.name,
         "images_per_variant": config.scene.num_images,
         "real_test": real_test,
         "eval_args": eval_args or [],
-        "rows": rows,
+        "repeats": repeats,
+        "rows": combine_repeats(per_repeat),
+        "per_repeat": per_repeat,
     }
     write_json_atomic(out / "ablation.json", summary, indent=2)
     write_text_atomic(out / "ablation.md", ablation_markdown(summary))
     return summary
+
+
+def _run_repeat(
+    variants: dict[str, SceneConfig],
+    out: Path,
+    real_test: str,
+    eval_args: list[str],
+    workers: int,
+    progress: bool,
+    repeat: int,
+) -> list[dict[str, Any]]:
+    """One pass over all variants; repeat k renders with scene.seed + k and trains with seed + k."""
+    from simgen.build import build_dataset
+
+    suffix = f"-r{repeat}" if repeat else ""
+    rows = []
+    for variant, variant_config in variants.items():
+        if repeat:
+            variant_config = variant_config.model_copy(
+                update={
+                    "scene": variant_config.scene.model_copy(
+                        update={"seed": variant_config.scene.seed + repeat}
+                    )
+                }
+            )
+        data_dir = out / "data" / f"{variant}{suffix}"
+        build_dataset(variant_config, data_dir, workers=workers, progress=progress)
+        report = _evaluate(
+            data_dir, out / "eval" / f"{variant}{suffix}", real_test, _with_seed(eval_args, repeat)
+        )
+        rows.append({"variant": variant, **report})
+    base = rows[0]
+    for row in rows:
+        row["delta_AP50"] = _delta(row.get("AP50"), base.get("AP50"))
+        row["delta_AP"] = _delta(row.get("AP"), base.get("AP"))
+    return rows
+
+
+def _with_seed(eval_args: list[str], repeat: int) -> list[str]:
+    """``eval_args`` with the training seed moved on by ``repeat`` (argparse keeps the last --seed)."""
+    if not repeat:
+        return eval_args
+    base = 0
+    for i, arg in enumerate(eval_args):
+        if arg == "--seed" and i + 1 < len(eval_args):
+            base = int(eval_args[i + 1])
+        elif arg.startswith("--seed="):
+            base = int(arg.split("=", 1)[1])
+    return [*eval_args, "--seed", str(base + repeat)]
+
+
+def combine_repeats(per_repeat: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per variant: metrics and deltas averaged over repeats, with the per-repeat deltas and
+    whether they all point the same way (the least a reader needs before trusting a delta)."""
+    rows = []
+    for variant_rows in zip(*per_repeat, strict=True):
+        row: dict[str, Any] = {"variant": variant_rows[0]["variant"]}
+        for key in ("AP", "AP50", "AP75", "delta_AP50", "delta_AP"):
+            row[key] = _mean([r.get(key) for r in variant_rows])
+        row["delta_AP50_per_repeat"] = [r.get("delta_AP50") for r in variant_rows]
+        row["train_seconds"] = _mean([r.get("train_seconds") for r in variant_rows])
+        deltas = row["delta_AP50_per_repeat"]
+        row["consistent"] = (
+            len(deltas) > 1
+            and None not in deltas
+            and (all(d > 0 for d in deltas) or all(d < 0 for d in deltas))
+        )
+        rows.append(row)
+    return rows
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(sum(present) / len(present), 4) if present and len(present) == len(values) else None
 
 
 def _delta(value: float | None, base: float | None) -> float | None:
@@ -176,19 +252,38 @@ def _evaluate(data_dir: Path, eval_dir: Path, real_test: str, eval_args: list[st
 
 
 def ablation_markdown(summary: dict[str, Any]) -> str:
+    repeats = summary.get("repeats", 1)
     lines = [
         f"# Randomizer ablation: {summary['scene']}",
         "",
         f"{summary['images_per_variant']} synthetic images per variant, tested on `{summary['real_test']}` "
         f"(evaluator arguments: `{' '.join(summary['eval_args']) or 'defaults'}`).",
         "",
-        "| variant | AP50 | ΔAP50 | AP | ΔAP |",
-        "|---|---|---|---|---|",
+    ]
+    if repeats == 1:
+        lines += ["| variant | AP50 | ΔAP50 | AP | ΔAP |", "|---|---|---|---|---|"]
+        for row in summary["rows"]:
+            lines.append(
+                f"| {row['variant']} | {_fmt(row.get('AP50'))} | {_fmt(row.get('delta_AP50'), True)} | "
+                f"{_fmt(row.get('AP'))} | {_fmt(row.get('delta_AP'), True)} |"
+            )
+        return "\n".join(lines) + "\n"
+    baseline = [rows[0].get("AP50") for rows in summary["per_repeat"]]
+    spread = max(baseline) - min(baseline) if None not in baseline else None
+    lines += [
+        f"Means over {repeats} repeats (repeat k renders with scene seed + k and trains with seed + k). "
+        f"The full config alone moved by {_fmt(spread)} AP50 between repeats: a delta smaller than that, "
+        "or one whose sign changes between repeats, is noise.",
+        "",
+        "| variant | AP50 | ΔAP50 | ΔAP50 per repeat | AP | ΔAP | same sign every repeat |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in summary["rows"]:
+        per = ", ".join(_fmt(d, True) for d in row["delta_AP50_per_repeat"])
+        verdict = "" if row["variant"] == "all" else ("yes" if row["consistent"] else "no")
         lines.append(
-            f"| {row['variant']} | {_fmt(row.get('AP50'))} | {_fmt(row.get('delta_AP50'), True)} | "
-            f"{_fmt(row.get('AP'))} | {_fmt(row.get('delta_AP'), True)} |"
+            f"| {row['variant']} | {_fmt(row.get('AP50'))} | {_fmt(row.get('delta_AP50'), True)} | {per} | "
+            f"{_fmt(row.get('AP'))} | {_fmt(row.get('delta_AP'), True)} | {verdict} |"
         )
     return "\n".join(lines) + "\n"
 

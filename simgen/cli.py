@@ -130,6 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
     ablation.add_argument("-n", "--num-images", type=int, help="images per variant (scene.num_images)")
     ablation.add_argument("--randomizers", help="comma-separated subset (default: all the config uses)")
     ablation.add_argument("--workers", type=int, default=1)
+    ablation.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="run the study N times (render seed and training seed + k) and report mean deltas and "
+        "whether each keeps its sign; an existing study's folders are reused (default 1)",
+    )
     _add_set(ablation)
     ablation.add_argument("--no-progress", action="store_true")
     ablation.set_defaults(func=cmd_ablate, eval_args=[])
@@ -217,6 +224,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         eval_args,
         args.workers,
         progress=not args.no_progress,
+        repeats=args.repeats,
     )
     print((Path(args.out) / "ablation.md").read_text())
     return 0 if summary["rows"] else 1

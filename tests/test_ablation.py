@@ -82,9 +82,10 @@ def test_ablate_command_line_passes_options_and_eval_arguments(
 
     seen: dict[str, object] = {}
 
-    def fake_run_ablation(*args: Any, progress: bool = True) -> dict[str, Any]:
+    def fake_run_ablation(*args: Any, progress: bool = True, repeats: int = 1) -> dict[str, Any]:
         config, out, real_test, randomizers, eval_args, workers = args
         seen.update(
+            repeats=repeats,
             images=config.scene.num_images,
             out=out,
             real_test=real_test,
@@ -111,6 +112,8 @@ def test_ablate_command_line_passes_options_and_eval_arguments(
         "2",
         "--randomizers",
         "camera",
+        "--repeats",
+        "2",
         "--",
         "--real-split",
         "0.3",
@@ -125,6 +128,78 @@ def test_ablate_command_line_passes_options_and_eval_arguments(
         "workers": 2,
         "eval_args": ["--real-split", "0.3", "--iters", "80"],
         "randomizers": ["camera"],
+        "repeats": 2,
     }
     with pytest.raises(SystemExit):
         main(["validate", config, "--", "--iters", "3"])  # only ablate takes pass-through arguments
+
+
+def test_repeats_move_render_and_training_seeds_and_report_consistency(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Repeat k renders with scene.seed + k into its own folder and trains with --seed k; the summary
+    averages the repeats and says whether each delta kept its sign."""
+    import simgen.ablation
+    import simgen.build
+
+    config = load_config(ROOT / "scenes" / "randomized.yaml")
+    built: dict[str, int] = {}
+    # AP50 per (variant, repeat): camera helps in one repeat and hurts in the other; pose hurts in both
+    ap50 = {
+        ("all", 0): 0.50,
+        ("no_camera", 0): 0.55,
+        ("no_pose", 0): 0.10,
+        ("all", 1): 0.40,
+        ("no_camera", 1): 0.30,
+        ("no_pose", 1): 0.20,
+    }
+    trained: list[list[str]] = []
+
+    def fake_build(variant_config: Any, data_dir: Path, **_: Any) -> None:
+        built[data_dir.name] = variant_config.scene.seed
+
+    def fake_evaluate(data_dir: Path, eval_dir: Path, real_test: str, args: list[str]) -> dict[str, Any]:
+        trained.append(args)
+        variant, _, repeat = data_dir.name.partition("-r")
+        return {"AP50": ap50[(variant, int(repeat or 0))], "AP": 0.1, "AP75": 0.1, "train_seconds": 1.0}
+
+    monkeypatch.setattr(simgen.build, "build_dataset", fake_build)
+    monkeypatch.setattr(simgen.ablation, "_evaluate", fake_evaluate)
+    summary = simgen.ablation.run_ablation(
+        config, tmp_path, "REAL", ["camera", "pose"], ["--iters", "5"], progress=False, repeats=2
+    )
+    seed = config.scene.seed
+    assert built == {
+        "all": seed,
+        "no_camera": seed,
+        "no_pose": seed,
+        "all-r1": seed + 1,
+        "no_camera-r1": seed + 1,
+        "no_pose-r1": seed + 1,
+    }
+    assert trained[0] == ["--iters", "5", "--no-progress"]
+    assert trained[-1] == ["--iters", "5", "--no-progress", "--seed", "1"]
+    rows = {row["variant"]: row for row in summary["rows"]}
+    assert rows["no_camera"]["delta_AP50_per_repeat"] == [0.05, -0.1]
+    assert rows["no_camera"]["delta_AP50"] == pytest.approx(-0.025)
+    assert rows["no_camera"]["consistent"] is False
+    assert rows["no_pose"]["delta_AP50"] == pytest.approx(-0.3)
+    assert rows["no_pose"]["consistent"] is True
+    assert rows["all"]["AP50"] == pytest.approx(0.45)
+    markdown = (tmp_path / "ablation.md").read_text()
+    assert "moved by 0.100 AP50 between repeats" in markdown
+    assert "| no_pose | 0.150 | -0.300 | -0.400, -0.200 |" in markdown
+
+
+def test_training_seed_of_a_repeat_builds_on_the_one_given() -> None:
+    from simgen.ablation import _with_seed
+
+    assert _with_seed(["--seed", "5", "--iters", "9"], 0) == ["--seed", "5", "--iters", "9"]
+    assert _with_seed(["--seed", "5"], 2)[-2:] == ["--seed", "7"]
+    assert _with_seed(["--seed=3"], 1)[-2:] == ["--seed", "4"]
+    with pytest.raises(ValueError, match="repeats"):
+        import simgen.ablation
+
+        simgen.ablation.run_ablation(
+            load_config(ROOT / "scenes" / "randomized.yaml"), Path("x"), "R", repeats=0
+        )
