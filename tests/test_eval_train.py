@@ -272,3 +272,16 @@ def test_synthetic_box_scale_grows_synthetic_boxes_only(tmp_path: Path) -> None:
     }
     assert prints["real"][0] == prints["real"][1]
     assert prints["synthetic"][0] != prints["synthetic"][1] and prints["mixed"][0] != prints["mixed"][1]
+
+
+def test_corrupt_training_image_names_the_file_and_its_json(tmp_path: Path) -> None:
+    coco_json = toydata.make_dataset(tmp_path / "set", "shapes", 2, 64, seed=0)
+    coco_set = load_coco(coco_json, "train")
+    broken = coco_set.image_path(coco_set.images[1])
+    broken.write_bytes(broken.read_bytes()[:40])  # a truncated PNG
+    dataset = loader.CocoDetection(coco_set, {c: c for c in coco_set.categories})
+    assert dataset.read_image(0).shape[0] == 3
+    with pytest.raises(
+        SimgenError, match=rf"{broken.name}: not a readable image.*listed in .*{coco_json.name}"
+    ):
+        dataset.read_image(1)

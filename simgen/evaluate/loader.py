@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
@@ -22,6 +21,7 @@ from torchvision.transforms import v2
 
 from simgen.errors import SimgenError
 from simgen.evaluate.datasets import CocoSet, annotation_mask
+from simgen.fileio import read_image
 from simgen.labels import grow_box
 
 Target = dict[str, Any]
@@ -90,10 +90,11 @@ class CocoDetection(Dataset):
 
     def read_image(self, index: int) -> torch.Tensor:
         path = self.coco_set.image_path(self.coco_set.images[index])
-        array = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if array is None:
-            raise SimgenError(f"{path}: cannot read image (listed in {self.coco_set.json_path})")
-        return torch.from_numpy(np.ascontiguousarray(array[..., ::-1])).permute(2, 0, 1)
+        try:
+            array = read_image(path)
+        except SimgenError as error:
+            raise SimgenError(f"{error} (listed in {self.coco_set.json_path})") from None
+        return torch.from_numpy(array).permute(2, 0, 1)
 
     def target(self, index: int, height: int, width: int) -> Target:
         image = self.coco_set.images[index]
