@@ -190,23 +190,36 @@ def _with_seed(eval_args: list[str], repeat: int) -> list[str]:
 
 
 def combine_repeats(per_repeat: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """One row per variant: metrics and deltas averaged over repeats, with the per-repeat deltas and
-    whether they all point the same way (the least a reader needs before trusting a delta)."""
-    rows = []
+    """One row per variant: metrics and deltas averaged over repeats, with the per-repeat deltas.
+
+    A delta is called ``beyond_noise`` only when it keeps its sign in every repeat and its mean exceeds
+    how far the full config's own AP50 moved between repeats (the first row of each repeat)."""
+    spread = _spread([rows[0].get("AP50") for rows in per_repeat])
+    combined = []
     for variant_rows in zip(*per_repeat, strict=True):
         row: dict[str, Any] = {"variant": variant_rows[0]["variant"]}
         for key in ("AP", "AP50", "AP75", "delta_AP50", "delta_AP"):
             row[key] = _mean([r.get(key) for r in variant_rows])
-        row["delta_AP50_per_repeat"] = [r.get("delta_AP50") for r in variant_rows]
+        row["delta_AP50_per_repeat"] = deltas = [r.get("delta_AP50") for r in variant_rows]
         row["train_seconds"] = _mean([r.get("train_seconds") for r in variant_rows])
-        deltas = row["delta_AP50_per_repeat"]
         row["consistent"] = (
             len(deltas) > 1
             and None not in deltas
             and (all(d > 0 for d in deltas) or all(d < 0 for d in deltas))
         )
-        rows.append(row)
-    return rows
+        row["beyond_noise"] = bool(
+            row["consistent"] and spread is not None and abs(row["delta_AP50"]) > spread
+        )
+        combined.append(row)
+    return combined
+
+
+def _spread(values: list[float | None]) -> float | None:
+    """max - min of the values; None unless there are at least two and none is missing."""
+    present = [v for v in values if v is not None]
+    if len(present) < 2 or len(present) != len(values):
+        return None
+    return round(max(present) - min(present), 4)
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -268,24 +281,29 @@ def ablation_markdown(summary: dict[str, Any]) -> str:
                 f"{_fmt(row.get('AP'))} | {_fmt(row.get('delta_AP'), True)} |"
             )
         return "\n".join(lines) + "\n"
-    baseline = [rows[0].get("AP50") for rows in summary["per_repeat"]]
-    spread = max(baseline) - min(baseline) if None not in baseline else None
+    spread = _spread([rows[0].get("AP50") for rows in summary["per_repeat"]])
     lines += [
         f"Means over {repeats} repeats (repeat k renders with scene seed + k and trains with seed + k). "
-        f"The full config alone moved by {_fmt(spread)} AP50 between repeats: a delta smaller than that, "
-        "or one whose sign changes between repeats, is noise.",
+        f"The full config alone moved by {_fmt(spread)} AP50 between repeats. A delta counts as beyond "
+        "noise only when it keeps its sign in every repeat and its mean is larger than that.",
         "",
-        "| variant | AP50 | ΔAP50 | ΔAP50 per repeat | AP | ΔAP | same sign every repeat |",
+        "| variant | AP50 | ΔAP50 | ΔAP50 per repeat | AP | ΔAP | beyond noise |",
         "|---|---|---|---|---|---|---|",
     ]
     for row in summary["rows"]:
         per = ", ".join(_fmt(d, True) for d in row["delta_AP50_per_repeat"])
-        verdict = "" if row["variant"] == "all" else ("yes" if row["consistent"] else "no")
+        verdict = "" if row["variant"] == "all" else _verdict(row)
         lines.append(
             f"| {row['variant']} | {_fmt(row.get('AP50'))} | {_fmt(row.get('delta_AP50'), True)} | {per} | "
             f"{_fmt(row.get('AP'))} | {_fmt(row.get('delta_AP'), True)} | {verdict} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _verdict(row: dict[str, Any]) -> str:
+    if row["beyond_noise"]:
+        return "**yes**"
+    return "no (sign kept, smaller than the spread)" if row["consistent"] else "no (sign changes)"
 
 
 def _fmt(value: float | None, signed: bool = False) -> str:

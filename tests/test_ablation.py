@@ -185,10 +185,24 @@ def test_repeats_move_render_and_training_seeds_and_report_consistency(
     assert rows["no_camera"]["consistent"] is False
     assert rows["no_pose"]["delta_AP50"] == pytest.approx(-0.3)
     assert rows["no_pose"]["consistent"] is True
+    assert rows["no_pose"]["beyond_noise"] is True  # |-0.3| > the full config's spread of 0.1
     assert rows["all"]["AP50"] == pytest.approx(0.45)
     markdown = (tmp_path / "ablation.md").read_text()
     assert "moved by 0.100 AP50 between repeats" in markdown
-    assert "| no_pose | 0.150 | -0.300 | -0.400, -0.200 |" in markdown
+    assert "| no_pose | 0.150 | -0.300 | -0.400, -0.200 | 0.100 | +0.000 | **yes** |" in markdown
+    assert "| no_camera | 0.425 | -0.025 | +0.050, -0.100 | 0.100 | +0.000 | no (sign changes) |" in markdown
+
+
+def test_a_delta_that_keeps_its_sign_but_is_smaller_than_the_spread_is_noise() -> None:
+    from simgen.ablation import combine_repeats
+
+    repeat_0 = [{"variant": "all", "AP50": 0.50, "delta_AP50": 0.0}, {"variant": "no_x", "delta_AP50": -0.02}]
+    repeat_1 = [{"variant": "all", "AP50": 0.44, "delta_AP50": 0.0}, {"variant": "no_x", "delta_AP50": -0.03}]
+    no_x = combine_repeats([repeat_0, repeat_1])[1]
+    assert no_x["consistent"] is True
+    assert no_x["beyond_noise"] is False
+    repeat_1[0]["AP50"] = 0.49  # the full config now varies by 0.01 only: the same delta is beyond it
+    assert combine_repeats([repeat_0, repeat_1])[1]["beyond_noise"] is True
 
 
 def test_training_seed_of_a_repeat_builds_on_the_one_given() -> None:
