@@ -129,10 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     ablation.add_argument("--real-test", required=True, help="real COCO set (folder or json)")
     ablation.add_argument("-n", "--num-images", type=int, help="images per variant (scene.num_images)")
     ablation.add_argument("--randomizers", help="comma-separated subset (default: all the config uses)")
-    ablation.add_argument("--workers", type=int, default=1)
+    ablation.add_argument("--workers", type=_positive_int, default=1)
     ablation.add_argument(
         "--repeats",
-        type=int,
+        type=_positive_int,
         default=1,
         help="run the study N times (render seed and training seed + k) and report mean deltas and "
         "whether each keeps its sign; an existing study's folders are reused (default 1)",
@@ -143,6 +143,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_optional_commands(sub)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (a clear usage error instead of a traceback later)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _add_set(parser: argparse.ArgumentParser) -> None:

@@ -132,6 +132,8 @@ def test_ablate_command_line_passes_options_and_eval_arguments(
     }
     with pytest.raises(SystemExit):
         main(["validate", config, "--", "--iters", "3"])  # only ablate takes pass-through arguments
+    with pytest.raises(SystemExit):
+        main(["ablate", config, "--out", "o", "--real-test", "R", "--repeats", "0"])
 
 
 def test_repeats_move_render_and_training_seeds_and_report_consistency(
