@@ -132,6 +132,7 @@ def run_ablation(
         "real_test": real_test,
         "eval_args": eval_args or [],
         "repeats": repeats,
+        "baseline_AP50_spread": baseline_spread(per_repeat),
         "rows": combine_repeats(per_repeat),
         "per_repeat": per_repeat,
     }
@@ -156,13 +157,8 @@ def _run_repeat(
     rows = []
     for variant, variant_config in variants.items():
         if repeat:
-            variant_config = variant_config.model_copy(
-                update={
-                    "scene": variant_config.scene.model_copy(
-                        update={"seed": variant_config.scene.seed + repeat}
-                    )
-                }
-            )
+            scene = variant_config.scene.model_copy(update={"seed": variant_config.scene.seed + repeat})
+            variant_config = variant_config.model_copy(update={"scene": scene})
         data_dir = out / "data" / f"{variant}{suffix}"
         build_dataset(variant_config, data_dir, workers=workers, progress=progress)
         report = _evaluate(
@@ -194,7 +190,7 @@ def combine_repeats(per_repeat: list[list[dict[str, Any]]]) -> list[dict[str, An
 
     A delta is called ``beyond_noise`` only when it keeps its sign in every repeat and its mean exceeds
     how far the full config's own AP50 moved between repeats (the first row of each repeat)."""
-    spread = _spread([rows[0].get("AP50") for rows in per_repeat])
+    spread = baseline_spread(per_repeat)
     combined = []
     for variant_rows in zip(*per_repeat, strict=True):
         row: dict[str, Any] = {"variant": variant_rows[0]["variant"]}
@@ -214,10 +210,11 @@ def combine_repeats(per_repeat: list[list[dict[str, Any]]]) -> list[dict[str, An
     return combined
 
 
-def _spread(values: list[float | None]) -> float | None:
-    """max - min of the values; None unless there are at least two and none is missing."""
-    present = [v for v in values if v is not None]
-    if len(present) < 2 or len(present) != len(values):
+def baseline_spread(per_repeat: list[list[dict[str, Any]]]) -> float | None:
+    """How far the full config's AP50 (the first row of each repeat) moved between repeats: max - min;
+    None with fewer than two repeats or a missing score."""
+    present = [rows[0]["AP50"] for rows in per_repeat if rows[0].get("AP50") is not None]
+    if len(present) < 2 or len(present) != len(per_repeat):
         return None
     return round(max(present) - min(present), 4)
 
@@ -281,11 +278,11 @@ def ablation_markdown(summary: dict[str, Any]) -> str:
                 f"{_fmt(row.get('AP'))} | {_fmt(row.get('delta_AP'), True)} |"
             )
         return "\n".join(lines) + "\n"
-    spread = _spread([rows[0].get("AP50") for rows in summary["per_repeat"]])
     lines += [
         f"Means over {repeats} repeats (repeat k renders with scene seed + k and trains with seed + k). "
-        f"The full config alone moved by {_fmt(spread)} AP50 between repeats. A delta counts as beyond "
-        "noise only when it keeps its sign in every repeat and its mean is larger than that.",
+        f"The full config alone moved by {_fmt(summary['baseline_AP50_spread'])} AP50 between repeats. "
+        "A delta counts as beyond noise only when it keeps its sign in every repeat and its mean is larger "
+        "than that.",
         "",
         "| variant | AP50 | ΔAP50 | ΔAP50 per repeat | AP | ΔAP | beyond noise |",
         "|---|---|---|---|---|---|---|",
