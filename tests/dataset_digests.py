@@ -1,0 +1,101 @@
+"""Digests of every bundled scene's dataset at tiny settings: the proof that a refactor changed nothing.
+
+``tests/test_dataset_digests.py`` renders each scene in ``scenes/`` and ``scenes/demos/`` (64 px wide, 1
+sample, 3 images, the scene's own seed) and compares against ``tests/data/dataset_digests.json``. A change
+that is meant to change datasets regenerates the file in the same commit and says why:
+
+    .venv/bin/python tests/dataset_digests.py            # rewrite tests/data/dataset_digests.json
+
+What is digested, per scene:
+- ``annotations``: annotations.json, with ``info.config_hash`` left out (the hash has its own history:
+  it changes when the schema gains a section, while the labels do not);
+- ``specs``: the ``spec`` part of every record (every sampled value, physics-settled poses);
+- ``instances``: every instance-id map, as decoded pixels (independent of the PNG encoder).
+Paths inside the checkout are written as ``<repo>/...`` first, so the digests do not depend on where the
+repository is cloned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+ROOT = Path(__file__).resolve().parents[1]
+DIGESTS = ROOT / "tests" / "data" / "dataset_digests.json"
+NUM_IMAGES = 3
+WIDTH = 64
+
+
+def bundled_scenes() -> list[Path]:
+    return sorted((ROOT / "scenes").glob("*.yaml")) + sorted((ROOT / "scenes" / "demos").glob("*.yaml"))
+
+
+def scene_key(path: Path) -> str:
+    return path.relative_to(ROOT / "scenes").as_posix()
+
+
+def tiny_overrides(path: Path) -> list[str]:
+    """64 px wide at the scene's aspect ratio, 1 sample, no denoiser, 3 images."""
+    from simgen.config import load_config
+
+    width, height = load_config(path).render.resolution
+    return [
+        f"render.resolution=[{WIDTH},{max(8, round(WIDTH * height / width))}]",
+        "render.samples=1",
+        "render.denoise=false",
+        "render.threads=1",
+        f"scene.num_images={NUM_IMAGES}",
+    ]
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:20]
+
+
+def _portable(value: Any) -> Any:
+    """JSON with checkout paths made relative to ``<repo>``."""
+    text = json.dumps(value, sort_keys=False)
+    return text.replace(str(ROOT), "<repo>")
+
+
+def dataset_digests(out: Path) -> dict[str, Any]:
+    coco = json.loads((out / "annotations.json").read_text())
+    coco["info"].pop("config_hash", None)
+    specs, instances = [], []
+    for image in sorted(coco["images"], key=lambda im: im["id"]):
+        record = json.loads((out / "records" / f"{image['id']:06d}.json").read_text())
+        specs.append(_sha(_portable(record["spec"]).encode()))
+        ids = cv2.imread(str(out / image["instances_file"]), cv2.IMREAD_UNCHANGED)
+        instances.append(_sha(f"{ids.shape}{ids.dtype}".encode() + ids.tobytes()))
+    return {"annotations": _sha(_portable(coco).encode()), "specs": specs, "instances": instances}
+
+
+def render_scene(path: Path, out: Path) -> dict[str, Any]:
+    from simgen.build import build_dataset
+    from simgen.config import load_config
+
+    config = load_config(path, tiny_overrides(path))
+    build_dataset(config, out, workers=1, progress=False)
+    return dataset_digests(out)
+
+
+def main() -> int:
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="simgen-digests-") as tmp:
+        for path in bundled_scenes():
+            results[scene_key(path)] = render_scene(path, Path(tmp) / scene_key(path).replace("/", "_"))
+            print(scene_key(path), results[scene_key(path)]["annotations"], file=sys.stderr)
+    DIGESTS.parent.mkdir(parents=True, exist_ok=True)
+    DIGESTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {DIGESTS}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
