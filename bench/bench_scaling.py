@@ -50,7 +50,7 @@ def timed_runner(inner: Callable[..., None], stamps: list[float]) -> Callable[..
 def simgen_run(config: Any, out_dir: Path, kind: str, workers: int, threads: int) -> dict[str, Any]:
     """One build of the whole config; steady-state and end-to-end images/second."""
     from simgen.build import build_dataset, local_runner
-    from simgen.farm import RayRunner
+    from simgen.build.ray import RayRunner
 
     stamps: list[float] = []
     if kind == "ray":

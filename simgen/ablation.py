@@ -1,102 +1,46 @@
 """Randomizer ablations generated from the config: switch one randomizer off at a time.
 
-"Off" means every distribution of that randomizer is replaced by its central value (uniform → midpoint,
-normal → mean, log-uniform → geometric mean, randint → middle integer, choice → the most likely option,
-so3 → no rotation, yaw → the middle heading, HSV/Kelvin ranges → their centers), or the section is
-removed where it only adds things (distractors, post-effects). Everything else stays as configured, so
-each variant differs from the full config in exactly one randomizer.
+What "off" means is each randomizer's own ``off()`` (``simgen.randomizers``): every distribution of its
+sections at its ``center()`` (uniform → midpoint, normal → mean, log-uniform → geometric mean, randint →
+middle integer, choice → the most likely option, so3 → no rotation, yaw → the middle heading, HSV and
+Kelvin ranges → their centers, an image folder → its first image), or the section removed where it only
+adds things (distractors, post-effects, physics). Everything else stays as configured, so each variant
+differs from the full config in exactly one randomizer.
 """
 
 from __future__ import annotations
 
-import copy
-import fnmatch
 import json
-import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
-from simgen.config.loader import config_to_dict, validate_config
+from simgen.config.loader import config_to_dict
 from simgen.config.schema import SceneConfig
-
-# randomizer → config paths it covers ("*" matches any list index or key); None = drop the section
-RANDOMIZERS: dict[str, list[str] | None] = {
-    "lighting": ["lights", "light_rig", "world"],
-    "materials": ["objects.*.material", "objects.*.generator.*_color", "distractors.material"],
-    "pose": ["objects.*.rotation", "objects.*.scale", "objects.*.size", "distractors.rotation"],
-    "camera": ["camera"],
-    "distractors": None,
-    "postfx": None,
-}
-_DROPPED = {"distractors": "distractors", "postfx": "postfx"}
-
-
-def central_value(value: Any) -> Any:
-    """The central value of a dumped distribution (or the value itself), recursively for containers."""
-    if value == "so3":
-        return [0.0, 0.0, 0.0]
-    if isinstance(value, list | tuple):
-        return [central_value(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if "uniform" in value:
-        low, high = value["uniform"]
-        if isinstance(low, list | tuple):
-            return [(a + b) / 2 for a, b in zip(low, high, strict=True)]
-        return (low + high) / 2
-    if "normal" in value:
-        mean = value["normal"][0]
-        clip = value.get("clip")
-        return min(max(mean, clip[0]), clip[1]) if clip else mean
-    if "loguniform" in value:
-        low, high = value["loguniform"]
-        return math.sqrt(low * high)
-    if "randint" in value:
-        low, high = value["randint"]
-        return (low + high) // 2
-    if "choice" in value:
-        weights = value.get("weights") or [1.0] * len(value["choice"])
-        return central_value(value["choice"][max(range(len(weights)), key=lambda i: (weights[i], -i))])
-    if "so3" in value:
-        return [0.0, 0.0, 0.0]
-    if "yaw" in value:
-        return [0.0, 0.0, central_value(value["yaw"])]
-    for key in ("hsv", "kelvin"):
-        if key in value:
-            return {key: central_value(value[key])}
-    return {k: central_value(v) for k, v in value.items()}
-
-
-def _freeze_at(node: Any, parts: list[str]) -> Any:
-    """Freeze the values under the path ``parts`` (glob parts) inside a dumped config node."""
-    if not parts:
-        return central_value(node)
-    head, rest = parts[0], parts[1:]
-    if isinstance(node, list):
-        return [
-            _freeze_at(item, rest) if fnmatch.fnmatch(str(i), head) else item for i, item in enumerate(node)
-        ]
-    if isinstance(node, dict):
-        return {k: (_freeze_at(v, rest) if fnmatch.fnmatch(k, head) else v) for k, v in node.items()}
-    return node
+from simgen.randomizers import REGISTRY, get_randomizer
 
 
 def ablate(config: SceneConfig, randomizer: str) -> SceneConfig:
     """A copy of ``config`` with one randomizer switched off."""
-    if randomizer not in RANDOMIZERS:
-        raise ValueError(f"unknown randomizer {randomizer!r}; choose from {sorted(RANDOMIZERS)}")
-    data = copy.deepcopy(config_to_dict(config))
-    if randomizer in _DROPPED:
-        data[_DROPPED[randomizer]] = None
-    else:
-        for path in RANDOMIZERS[randomizer] or []:
-            data = _freeze_at(data, path.split("."))
-    return validate_config(data, source=f"<{config.scene.name} without {randomizer}>")
+    return get_randomizer(randomizer).off(config)
 
 
 def applicable_randomizers(config: SceneConfig) -> list[str]:
     """Randomizers that actually vary something in this config (ablating the others changes nothing)."""
-    return [name for name in RANDOMIZERS if config_to_dict(ablate(config, name)) != config_to_dict(config)]
+    full = config_to_dict(config)
+    return [name for name in REGISTRY if config_to_dict(ablate(config, name)) != full]
+
+
+def randomizer_list() -> str:
+    """``simgen ablate --list``: every registered randomizer, what it varies and what "off" means."""
+    lines = []
+    for r in REGISTRY.values():
+        lines.append(f"{r.name} ({r.config_keys.replace('`', '')})")
+        lines += textwrap.wrap(
+            r.summary.replace("`", ""), 100, initial_indent="  varies: ", subsequent_indent="    "
+        )
+        lines.append(f"  off: {r.off_summary()}")
+    return "\n".join(lines)
 
 
 def run_ablation(

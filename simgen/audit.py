@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 import yaml
 
-from simgen.errors import SimgenError
 from simgen.labels import decode_mask, tight_bbox
-from simgen.writers.coco import load_coco_json, to_rle
+from simgen.writers import coco_data
+from simgen.writers.coco import to_rle
 
 MAX_LISTED = 200  # violations printed in full; the summary still counts all of them
 
@@ -62,13 +62,8 @@ class AuditReport:
 
 def audit_dataset(path: str | Path, check_files: bool = True) -> AuditReport:
     """Audit a dataset folder (its annotations.json) or a COCO json file."""
-    path = Path(path)
-    json_path = path / "annotations.json" if path.is_dir() else path
-    if not json_path.is_file():
-        raise SimgenError(f"{json_path}: no annotations file to audit")
-    data = load_coco_json(json_path)
+    data, json_path, root = coco_data(path)
     report = AuditReport(json_path, len(data["images"]), len(data["annotations"]))
-    root = json_path.parent
     _check_ids(data, report)
     categories = {c["id"]: c for c in data["categories"]}
     images = {im["id"]: im for im in data["images"]}

@@ -124,11 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--experiments synthetic` on each and writes OUT/ablation.md and OUT/ablation.json. Arguments "
         "after `--` go to `simgen eval` (e.g. -- --real-split 0.3 --iters 600 --image-size 448).",
     )
-    ablation.add_argument("config")
-    ablation.add_argument("--out", required=True)
-    ablation.add_argument("--real-test", required=True, help="real COCO set (folder or json)")
+    ablation.add_argument("config", nargs="?", help="scene config YAML")
+    ablation.add_argument("--list", action="store_true", help="list every randomizer and what 'off' means")
+    ablation.add_argument("--out", help="study folder (required unless --list)")
+    ablation.add_argument("--real-test", help="real COCO set (folder or json; required unless --list)")
     ablation.add_argument("-n", "--num-images", type=int, help="images per variant (scene.num_images)")
-    ablation.add_argument("--randomizers", help="comma-separated subset (default: all the config uses)")
+    ablation.add_argument(
+        "--randomizers", help="comma-separated subset (default: every randomizer the config uses; see --list)"
+    )
     ablation.add_argument("--workers", type=_positive_int, default=1)
     ablation.add_argument(
         "--repeats",
@@ -189,7 +192,9 @@ def _load(args: argparse.Namespace):
 
 def cmd_render(args: argparse.Namespace) -> int:
     from simgen.build import build_dataset
-    from simgen.farm import RayRunner, auto_workers, parse_workers, resolve_shard
+    from simgen.build.cpus import auto_workers, parse_workers
+    from simgen.build.ray import RayRunner
+    from simgen.build.shards import resolve_shard
 
     config = _load(args)
     workers = parse_workers(args.workers)
@@ -222,11 +227,25 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_ablate(args: argparse.Namespace) -> int:
-    from simgen.ablation import run_ablation
+    from simgen.ablation import randomizer_list, run_ablation
+    from simgen.randomizers import REGISTRY
 
+    if args.list:
+        print(randomizer_list())
+        return 0
+    missing = [
+        flag
+        for flag, value in (("CONFIG", args.config), ("--out", args.out), ("--real-test", args.real_test))
+        if not value
+    ]
+    if missing:
+        raise SimgenError(f"simgen ablate needs {', '.join(missing)} (or --list)")
     config = _load(args)
     eval_args = list(args.eval_args)
-    randomizers = args.randomizers.split(",") if args.randomizers else None
+    randomizers = [r.strip() for r in args.randomizers.split(",")] if args.randomizers else None
+    unknown = sorted(set(randomizers or []) - set(REGISTRY))
+    if unknown:
+        raise SimgenError(f"--randomizers: unknown {', '.join(unknown)}; choose from {', '.join(REGISTRY)}")
     summary = run_ablation(
         config,
         Path(args.out),
@@ -278,7 +297,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     from simgen.build import load_dataset_config, merge_dataset
-    from simgen.farm import describe_missing, gather_shards
+    from simgen.build.gather import describe_missing, gather_shards
 
     folder = Path(args.dataset)
     if args.shards:

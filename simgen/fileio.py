@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -85,35 +86,6 @@ def encode_exr(channels: dict[str, np.ndarray]) -> bytes:
     with OpenEXR.File(header, data) as exr:
         exr.write(stream)
     return stream.getvalue()
-
-
-def write_exr_atomic(path: str | Path, channels: dict[str, np.ndarray]) -> None:
-    """Write float32 channels (e.g. {"Z": depth}) as a ZIP-compressed single-part EXR."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.exr", dir=path.parent)
-    os.close(fd)
-    try:
-        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
-        data = {name: np.ascontiguousarray(arr, dtype=np.float32) for name, arr in channels.items()}
-        with OpenEXR.File(header, data) as exr:
-            exr.write(tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        _publish(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def read_exr(path: str | Path) -> dict[str, np.ndarray]:
-    """All channels of a single- or multi-part EXR as float32 arrays keyed by channel name."""
-    try:
-        with OpenEXR.File(str(path), separate_channels=True) as exr:
-            return {n: c.pixels for part in exr.parts for n, c in part.channels.items()}
-    except Exception as exc:  # OpenEXR raises plain exceptions for missing/corrupt files
-        raise SimgenError(f"{path}: cannot read EXR file: {exc}") from None
 
 
 def read_image(path: str | Path, unchanged: bool = False) -> np.ndarray:
@@ -231,3 +203,14 @@ def link_or_copy_atomic(src: str | Path, dst: str | Path) -> None:
 def is_temp_name(name: str) -> bool:
     """Names of the temp files above (``.<target>.<random>.tmp[.exr]``), left behind by a killed writer."""
     return name.startswith(".") and (name.endswith(".tmp") or name.endswith(".tmp.exr"))
+
+
+def link_image(src: Path, dst: Path) -> None:
+    """A relative symlink at ``dst`` to ``src`` (a copy where links are unsupported), for export folders."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.is_symlink() or dst.exists():
+        dst.unlink()
+    try:
+        dst.symlink_to(os.path.relpath(src.resolve(), dst.parent.resolve()))
+    except OSError:
+        shutil.copyfile(src, dst)

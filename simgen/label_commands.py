@@ -40,9 +40,16 @@ def add_label_commands(sub: argparse._SubParsersAction) -> None:
     compare.add_argument("--out", help="also write the result as JSON to this file")
     compare.set_defaults(func=cmd_compare)
 
-    export = sub.add_parser("export", help="convert labels: COCO (RLE/polygons), YOLO, BOP")
-    export.add_argument("dataset", help="dataset folder, COCO json, or YOLO folder (with data.yaml)")
-    export.add_argument("--format", required=True, choices=["coco", "coco-polygons", "yolo", "bop"])
+    from simgen.writers import REGISTRY
+
+    formats = "; ".join(f"{w.name}: {w.summary}" for w in REGISTRY.values())
+    export = sub.add_parser(
+        "export",
+        help=f"convert labels: {', '.join(REGISTRY)}",
+        description=f"Read labels in any format simgen reads and write them in another. Formats: {formats}.",
+    )
+    export.add_argument("dataset", help="dataset folder, COCO json, YOLO folder (data.yaml) or VOC folder")
+    export.add_argument("--format", required=True, choices=list(REGISTRY))
     export.add_argument(
         "--task", default="all", help="YOLO: detect, segment, pose or all (default; pose if keypoints)"
     )
@@ -99,8 +106,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from simgen.writers.convert import export, load_labels
+    from simgen.writers import export, open_dataset
 
-    for path in export(load_labels(args.dataset), args.format, args.out, args.task, args.box_scale):
+    for path in export(open_dataset(args.dataset), args.format, args.out, args.task, args.box_scale):
         print(path)
     return 0

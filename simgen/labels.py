@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from simgen.config.schema import LabelPolicy
 from simgen.geometry import (
     ObjectGeometry,
     Silhouette,
@@ -28,6 +27,9 @@ from simgen.geometry import (
     silhouette,
 )
 from simgen.spec import CameraSpec, FrameSpec
+
+if TYPE_CHECKING:
+    from simgen.config.schema import LabelPolicy
 
 
 @dataclass
@@ -131,30 +133,6 @@ def with_grown_boxes(records: list[ImageRecord], scale: float) -> list[ImageReco
     return grown
 
 
-def label_instances(
-    instance_ids: np.ndarray, spec: FrameSpec, min_visible_pixels: int = 1
-) -> list[InstanceLabel]:
-    """One label per labelled object with at least ``min_visible_pixels`` visible pixels, in id order."""
-    counts = np.bincount(instance_ids.ravel(), minlength=1)
-    labels = []
-    for obj in spec.labelled():
-        area = int(counts[obj.instance_id]) if obj.instance_id < counts.size else 0
-        if area < min_visible_pixels:
-            continue
-        mask = instance_ids == obj.instance_id
-        labels.append(
-            InstanceLabel(
-                instance_id=obj.instance_id,
-                category_id=obj.category_id,
-                category=obj.category or "",
-                bbox=tight_bbox(mask),
-                area=area,
-                segmentation=encode_mask(mask),
-            )
-        )
-    return labels
-
-
 def semantic_map(instance_ids: np.ndarray, spec: FrameSpec) -> np.ndarray:
     """uint16 H x W category-id map (0 = background/unlabelled) from the instance-id map."""
     lut = np.zeros(max([o.instance_id for o in spec.objects] + [0]) + 1, dtype=np.uint16)
@@ -192,7 +170,7 @@ def _local_keypoints(entry: Any, geometry: ObjectGeometry) -> np.ndarray:
 
 def label_frame(
     instance_ids: np.ndarray,
-    depth: np.ndarray,
+    depth: np.ndarray | None,
     spec: FrameSpec,
     policy: LabelPolicy | None = None,
     geometry: dict[int, ObjectGeometry] | None = None,
@@ -201,10 +179,13 @@ def label_frame(
 ) -> list[InstanceLabel]:
     """Every label of one rendered frame, in instance-id order, with the label policy applied.
 
-    ``geometry`` (from the backend) enables amodal fields, keypoints and pose; without it only the
-    visible mask, box and area are produced. ``stats`` collects per-image consistency counters.
+    ``geometry`` (from the back-end) and ``depth`` enable amodal fields, keypoints and pose; without
+    them only the visible mask, box and area are produced. ``stats`` collects per-image consistency counters.
     """
-    policy = policy or LabelPolicy()
+    if policy is None:
+        from simgen.config.schema import LabelPolicy
+
+        policy = LabelPolicy()
     stats = {} if stats is None else stats
     stats.setdefault("amodal_disagreement_px", 0)
     counts = np.bincount(instance_ids.ravel(), minlength=1)
@@ -223,7 +204,7 @@ def label_frame(
             segmentation=encode_mask(visible),
         )
         geo = (geometry or {}).get(obj.instance_id)
-        if geo is not None:
+        if geo is not None and depth is not None:
             if policy.amodal:
                 sil = silhouette(geo, spec.camera)
                 stats["amodal_disagreement_px"] += _add_amodal(label, visible, sil, depth, spec, policy)

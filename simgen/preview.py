@@ -12,7 +12,6 @@ from __future__ import annotations
 import colorsys
 import contextlib
 import io
-import json
 import math
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from pycocotools.coco import COCO
 from simgen.errors import SimgenError
 from simgen.fileio import read_image, write_image_atomic
 from simgen.labels import decode_mask
+from simgen.writers import coco_data
 from simgen.writers.coco import to_rle
 
 
@@ -32,23 +32,11 @@ def instance_color(k: int) -> tuple[int, int, int]:
     return int(255 * r), int(255 * g), int(255 * b)
 
 
-def resolve_coco(path: str | Path) -> tuple[Path, Path]:
-    """A dataset folder or a COCO json → (json path, folder that image file names are relative to)."""
-    path = Path(path)
-    json_path = path / "annotations.json" if path.is_dir() else path
-    if not json_path.is_file():
-        raise SimgenError(f"{json_path}: no COCO annotations file here")
-    return json_path, json_path.parent
-
-
-def load_coco(json_path: Path) -> COCO:
-    try:
-        data = json.loads(json_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise SimgenError(f"{json_path}: not a readable COCO json ({exc})") from None
+def coco_index(data: dict) -> COCO:
+    """A pycocotools index over a COCO dict (quietly: pycocotools prints progress chatter)."""
     coco = COCO()
     coco.dataset = data
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress chatter
+    with contextlib.redirect_stdout(io.StringIO()):
         coco.createIndex()
     return coco
 
@@ -135,11 +123,11 @@ def contact_sheet(
     dataset: str | Path, out: str | Path | None = None, max_images: int = 16, tile_width: int = 320
 ) -> Path:
     """Write a grid of annotated images from a COCO dataset; returns the PNG path."""
-    json_path, root = resolve_coco(dataset)
-    coco = load_coco(json_path)
+    data, source, root = coco_data(dataset)
+    coco = coco_index(data)
     image_ids = sorted(coco.getImgIds())[:max_images]
     if not image_ids:
-        raise SimgenError(f"{json_path}: the dataset has no images")
+        raise SimgenError(f"{source}: the dataset has no images")
     tiles = []
     for image_id in image_ids:
         info = coco.loadImgs([image_id])[0]
@@ -163,7 +151,7 @@ def contact_sheet(
         )
         tiles.append(tile)
     sheet = _grid(tiles)
-    out_path = Path(out) if out else json_path.parent / "preview.png"
+    out_path = Path(out) if out else root / "preview.png"
     write_image_atomic(out_path, sheet)
     return out_path
 

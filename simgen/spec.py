@@ -1,8 +1,12 @@
 """FrameSpec: everything about one image, with every random value already drawn.
 
 Plain dataclasses (no pydantic, no Blender) so the sampler can be tested alone, the spec can be saved
-next to the image (it explains and reproduces the image), and any backend can render it.
+next to the image (it explains and reproduces the image), and any back-end can render it.
 Conventions: meters, degrees, linear RGB; camera intrinsics follow OpenCV (x right, y down, z forward).
+
+The scene elements every back-end draws (camera, lights, world, objects and their materials) are typed
+here; a randomizer that adds an effect (post-effects, physics, fog, ...) defines its own part type in
+its unit and the frame keeps it in ``parts`` under the randomizer's name.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from typing import Any
 import numpy as np
 
 Vec3 = tuple[float, float, float]
+Bounds = tuple[Vec3, Vec3]
+"""(center, half extents) of a local axis-aligned bounding box."""
 
 
 @dataclass
@@ -94,15 +100,27 @@ class LightSpec:
 
 
 @dataclass
+class SkySpec:
+    """Blender's physical sky (world type sky); angles in degrees."""
+
+    sun_elevation: float
+    sun_rotation: float
+    sun_intensity: float
+    sun_size: float
+    air_density: float
+    aerosol_density: float
+
+
+@dataclass
 class WorldSpec:
     color: Vec3
     strength: float
-    type: str = "color"  # color | gradient | sky | image
-    zenith_color: Vec3 = (0.15, 0.3, 0.7)
-    sky: dict[str, float] = field(default_factory=dict)
-    image: str | None = None  # equirectangular environment (type image)
-    rotation_deg: float = 0.0
-    backplate: str | None = None  # flat image seen by the camera behind everything
+    type: str  # color | gradient | sky | image
+    zenith_color: Vec3
+    sky: SkySpec | None  # type sky only
+    image: str | None  # equirectangular environment (type image)
+    rotation_deg: float
+    backplate: str | None  # flat image seen by the camera behind everything
 
 
 @dataclass
@@ -124,6 +142,11 @@ class MaterialSpec:
     texture: TextureSpec | None = None
     transmission: float = 0.0
 
+    @classmethod
+    def plain(cls, color: Vec3) -> MaterialSpec:
+        """A plain colored part (a die's pips, a cone's stripe)."""
+        return cls(base_color=color, roughness=0.5, metallic=0.0, emission=0.0)
+
 
 @dataclass
 class ObjectSpec:
@@ -142,7 +165,7 @@ class ObjectSpec:
     material: MaterialSpec
     physics: str = "none"  # active | passive | none (rigid-body role when physics is on)
     distractor: bool = False
-    generator: dict[str, Any] | None = None  # procedural object: {"type": "die", ...drawn parameters}
+    generator: Any = None  # procedural object: the generator's drawn parameters (simgen.generators)
     extra_materials: list[MaterialSpec] = field(default_factory=list)  # material slots 1.. (e.g. die pips)
     category_rule: str | None = None  # e.g. die_face_up: category follows the final pose
 
@@ -150,10 +173,9 @@ class ObjectSpec:
         """What needs new geometry when it changes (everything else is updated in place)."""
         if self.generator is None:
             return (self.shape, self.mesh)
-        from simgen.config.generators import GEOMETRY_PARAMS
+        from simgen.generators import get_generator
 
-        params = GEOMETRY_PARAMS[self.generator["type"]]
-        return ("generator", self.generator["type"], *(round(float(self.generator[p]), 6) for p in params))
+        return ("generator", *get_generator(self.generator.type).geometry_key(self.generator))
 
 
 @dataclass
@@ -166,14 +188,31 @@ class FrameSpec:
     lights: list[LightSpec]
     world: WorldSpec
     objects: list[ObjectSpec] = field(default_factory=list)
-    postfx: dict[str, float] | None = None
-    physics: dict[str, float] | None = None  # rigid-body settings when objects are settled
+    parts: dict[str, Any] = field(default_factory=dict)  # randomizer name → its part (None: off)
 
     def labelled(self) -> list[ObjectSpec]:
         return [o for o in self.objects if o.instance_id > 0]
 
+    def part(self, name: str) -> Any:
+        """A randomizer's part of this frame (e.g. ``"postfx"``), or None where it is off."""
+        return self.parts.get(name)
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The record's ``spec``: the scene elements, then every randomizer part by name."""
+        data = asdict(self)
+        del data["parts"]
+        for name, part in self.parts.items():
+            data[name] = _part_dict(part)
+        if data["world"]["sky"] is None:  # legacy layout: an empty mapping when the world is no sky
+            data["world"]["sky"] = {}
+        return data
+
+
+def _part_dict(part: Any) -> Any:
+    if part is None:
+        return None
+    to_dict = getattr(part, "to_dict", None)
+    return to_dict() if to_dict is not None else asdict(part)
 
 
 def euler_xyz_to_matrix(angles_deg: Vec3 | list[float]) -> np.ndarray:

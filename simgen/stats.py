@@ -11,7 +11,7 @@ import numpy as np
 
 from simgen.errors import SimgenError
 from simgen.fileio import write_json_atomic
-from simgen.writers.coco import load_coco_json
+from simgen.writers import coco_data
 
 BOX_BINS = [0, 8, 16, 32, 64, 96, 128, 256, 512, 1024, 1e9]  # sqrt(box area), px (COCO small < 32 < 96)
 FRACTION_BINS = np.linspace(0.0, 1.0, 11)
@@ -62,16 +62,13 @@ def _hist(values: list[float], bins: Any) -> dict[str, list[float]]:
 
 
 def write_stats(dataset: str | Path, out_dir: str | Path | None = None) -> tuple[Path, Path]:
-    """stats.json + stats.png next to the annotations (or in ``out_dir``)."""
-    path = Path(dataset)
-    json_path = path / "annotations.json" if path.is_dir() else path
-    if not json_path.is_file():
-        raise SimgenError(f"{json_path}: no COCO annotations file here")
-    stats = dataset_stats(load_coco_json(json_path))
-    out = Path(out_dir) if out_dir else json_path.parent
+    """stats.json + stats.png next to the labels (or in ``out_dir``); any format ``open_dataset`` reads."""
+    data, _, root = coco_data(dataset)
+    stats = dataset_stats(data)
+    out = Path(out_dir) if out_dir else root
     write_json_atomic(out / "stats.json", stats, indent=1)
     png = out / "stats.png"
-    _plot(stats, png, json_path.parent.name)
+    _plot(stats, png, root.name)
     return out / "stats.json", png
 
 

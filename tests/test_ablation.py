@@ -7,43 +7,61 @@ from typing import Any
 
 import pytest
 from conftest import ROOT
+from pydantic import TypeAdapter
 
-from simgen.ablation import ablate, applicable_randomizers, central_value
+from simgen.ablation import ablate, applicable_randomizers, randomizer_list
 from simgen.config import load_config
+from simgen.config.distributions import (
+    ColorValue,
+    FloatValue,
+    IntValue,
+    RotationValue,
+    Vec3Value,
+    center_value,
+)
 from simgen.config.loader import config_to_dict
+from simgen.randomizers import REGISTRY
 from simgen.sampling import sample_frame
 
 
-def test_central_values() -> None:
-    assert central_value({"uniform": [2, 4], "per": "instance"}) == 3
-    assert central_value({"uniform": [[0, 0, 0], [2, 4, 6]]}) == [1, 2, 3]
-    assert central_value({"normal": [5, 1], "clip": [0, 3]}) == 3
-    assert central_value({"loguniform": [1, 100]}) == 10
-    assert central_value({"randint": [1, 4]}) == 2
-    assert central_value({"choice": ["a", "b"], "weights": [1, 3]}) == "b"
-    assert central_value("so3") == [0, 0, 0]
-    assert central_value({"yaw": {"uniform": [0, 90]}}) == [0, 0, 45]
-    assert central_value({"kelvin": {"uniform": [3000, 5000]}}) == {"kelvin": 4000}
+def center(raw: object, kind: object = FloatValue) -> object:
+    return center_value(TypeAdapter(kind).validate_python(raw))
+
+
+def test_every_distribution_has_a_center() -> None:
+    assert center({"uniform": [2, 4], "per": "instance"}) == 3
+    assert center({"uniform": [[0, 0, 0], [2, 4, 6]]}, Vec3Value) == [1, 2, 3]
+    assert center({"normal": [5, 1], "clip": [0, 3]}) == 3
+    assert center({"loguniform": [1, 100]}) == pytest.approx(10)
+    assert center({"randint": [1, 4]}, IntValue) == 2
+    assert center({"choice": [1.0, 2.0], "weights": [1, 3]}) == 2.0
+    assert center([{"uniform": [0, 1]}, 2, 3], Vec3Value) == [0.5, 2, 3]
+    assert center("so3", RotationValue) == [0, 0, 0]
+    assert center({"yaw": {"uniform": [0, 90]}}, RotationValue) == [0, 0, 45]
+    kelvin = TypeAdapter(ColorValue).validate_python({"kelvin": 4000})
+    assert center({"kelvin": {"uniform": [3000, 5000]}}, ColorValue) == center_value(kelvin)
+    gray = center({"hsv": [{"uniform": [0, 1]}, 0, {"uniform": [0.4, 0.6]}]}, ColorValue)
+    assert gray[0] == gray[1] == gray[2] == pytest.approx(0.214, abs=1e-3)  # sRGB 0.5 → linear
+
+
+def test_ablate_lists_every_registered_randomizer() -> None:
+    listing = randomizer_list()
+    assert all(f"{name} (" in listing for name in REGISTRY)
 
 
 def test_each_ablation_touches_only_its_randomizer() -> None:
     config = load_config(ROOT / "scenes" / "randomized.yaml")
     full = config_to_dict(config)
-    assert applicable_randomizers(config) == [
-        "lighting",
-        "materials",
-        "pose",
-        "camera",
-        "distractors",
-        "postfx",
-    ]
+    assert applicable_randomizers(config) == list(REGISTRY)  # randomized.yaml uses every randomizer
     for name, changed_sections in {
-        "lighting": {"lights", "light_rig", "world"},
         "camera": {"camera"},
+        "lighting": {"lights", "light_rig"},
+        "world": {"world"},
         "distractors": {"distractors"},
-        "postfx": {"postfx"},
         "materials": {"objects", "distractors"},
         "pose": {"objects", "distractors"},
+        "postfx": {"postfx"},
+        "physics": {"physics"},
     }.items():
         variant = config_to_dict(ablate(config, name))
         differing = {key for key in full if full[key] != variant[key]}

@@ -13,7 +13,7 @@ from conftest import ROOT, make_config
 
 from simgen.build import build_dataset, load_record, merge_dataset
 from simgen.errors import SimgenError
-from simgen.labels import label_instances
+from simgen.labels import label_frame
 from simgen.sampling import sample_frame
 
 pytestmark = pytest.mark.blender
@@ -118,7 +118,7 @@ def test_mesh_formats_give_the_same_silhouette(blender, suffix: str) -> None:
             ],
         )
         spec = sample_frame(config, 0)
-        labels = label_instances(blender.BlenderBackend(config.render).render(spec).instance_ids, spec)
+        labels = label_frame(blender.BlenderBackend(config.render).render(spec).instance_ids, None, spec)
         assert len(labels) == 1
         boxes[fmt] = np.array(labels[0].bbox)
     assert np.abs(boxes["ply"] - boxes[suffix]).max() <= 1
@@ -133,7 +133,7 @@ def test_multi_part_mesh_is_one_instance(blender) -> None:
     )
     spec = sample_frame(config, 0)
     result = blender.BlenderBackend(config.render).render(spec)
-    labels = label_instances(result.instance_ids, spec)
+    labels = label_frame(result.instance_ids, None, spec)
     assert len(labels) == 1
     _, _, w, h = labels[0].bbox
     assert w > 2 * h, "both bells and the bar belong to the one instance"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from simgen.cpuslots import cpu_slots, pin_to_free_slot, release_slots
+from simgen.build.cpus import cpu_slots, pin_to_free_slot, release_slots
 
 
 def test_slots_are_disjoint_groups_of_the_thread_count() -> None:

@@ -17,17 +17,11 @@ import yaml
 from conftest import ROOT
 
 from simgen.build import build_dataset, read_record
+from simgen.build.cpus import auto_workers, parse_workers
+from simgen.build.ray import RayRunner
+from simgen.build.shards import Shard, parse_shard, resolve_shard, shard_from_env
 from simgen.config import load_config
 from simgen.errors import SimgenError
-from simgen.farm import (
-    RayRunner,
-    Shard,
-    auto_workers,
-    parse_shard,
-    parse_workers,
-    resolve_shard,
-    shard_from_env,
-)
 from simgen.fileio import encode_exr, exr_file_is_complete
 
 TABLETOP = ROOT / "scenes" / "tabletop.yaml"
@@ -256,6 +250,7 @@ def test_truncated_or_corrupt_files_are_rendered_again(tmp_path: Path, reference
 def test_a_dying_worker_is_replaced_and_nothing_is_lost(
     tmp_path: Path, reference: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
 ) -> None:
+    monkeypatch.setenv("SIMGEN_BACKEND", "faulty_backend:CrashOnceBackend")
     monkeypatch.setenv("SIMGEN_TEST_CRASH", f"4:{tmp_path / 'crashed-once'}")
     config = load_config(reference / "config.yaml")
     summary = build_dataset(config, tmp_path / "ds", workers=2, progress=False)
@@ -268,7 +263,11 @@ def test_a_dying_worker_is_replaced_and_nothing_is_lost(
 def test_ray_build_equals_a_local_build_even_when_a_worker_dies(tmp_path: Path, reference: Path) -> None:
     pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'simgen[ray]'")
     out = tmp_path / "ray"
-    env = clean_env(SIMGEN_TEST_CRASH=f"2:{tmp_path / 'crashed-once'}")
+    env = clean_env(
+        SIMGEN_BACKEND="faulty_backend:CrashOnceBackend",
+        SIMGEN_TEST_CRASH=f"2:{tmp_path / 'crashed-once'}",
+        PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]),
+    )
     env.pop("RAY_ADDRESS", None)
     run = render(out, 7, "--ray", "--workers", "2", env=env)
     assert (tmp_path / "crashed-once").exists(), "the fault was not injected"

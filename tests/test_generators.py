@@ -8,7 +8,7 @@ import pytest
 from conftest import make_config
 
 from simgen.config.distributions import matrix_to_euler_xyz
-from simgen.rules import die_face_up
+from simgen.generators.die import die_face_up
 from simgen.sampling import sample_frame
 from simgen.spec import euler_xyz_to_matrix
 
@@ -87,7 +87,7 @@ def test_generators_build_unit_size_meshes(blender) -> None:
         backend = blender.BlenderBackend(config.render)
         spec = sample_frame(config, 0)
         backend.apply(spec)
-        obj = backend._objects[0]
+        obj = backend.objects[0]
         corners = np.array([obj.matrix_world @ __import__("mathutils").Vector(c) for c in obj.bound_box])
         assert np.ptp(corners, axis=0).max() == pytest.approx(1.0, abs=1e-3), generator
         assert len(backend.render(spec).instance_ids.nonzero()[0]) > 100

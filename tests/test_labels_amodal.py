@@ -132,7 +132,7 @@ def test_parts_sharing_a_pass_index_merge_into_one_geometry(blender) -> None:
     backend = blender.BlenderBackend(config.render)
     backend.render(spec)
     single = backend.object_geometry(spec)[1]
-    part = bpy.data.objects.new("extra_part", backend._objects[0].data)
+    part = bpy.data.objects.new("extra_part", backend.objects[0].data)
     part.pass_index = 1
     part.location = (0.0, 2.0, 0.0)
     backend.scene.collection.objects.link(part)

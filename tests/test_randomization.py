@@ -23,9 +23,9 @@ from simgen.config.distributions import (
 )
 from simgen.errors import SimgenError
 from simgen.fileio import read_image
-from simgen.labels import label_instances
+from simgen.labels import label_frame
 from simgen.placement import OrientedBox, boxes_overlap
-from simgen.postfx import apply_postfx
+from simgen.randomizers.postfx import PostFxSpec, apply_postfx
 from simgen.sampling import sample_frame
 from simgen.spec import euler_xyz_to_matrix
 
@@ -128,7 +128,7 @@ def test_switching_a_randomizer_off_leaves_other_draws_unchanged() -> None:
     base = load_config(ROOT / "scenes" / "randomized.yaml")
     no_fx = load_config(ROOT / "scenes" / "randomized.yaml", ["postfx=null"])
     a, b = sample_frame(base, 2, mesh_bounds=_unit_bounds), sample_frame(no_fx, 2, mesh_bounds=_unit_bounds)
-    assert b.postfx is None and a.postfx is not None
+    assert b.part("postfx") is None and a.part("postfx") is not None
     assert a.camera == b.camera and a.lights == b.lights and a.objects == b.objects
 
 
@@ -199,17 +199,17 @@ def test_impossible_placement_is_a_clear_error() -> None:
 
 def test_postfx_changes_pixels_only_and_is_seeded() -> None:
     rgb = np.full((40, 60, 3), 128, np.uint8)
-    params = {
-        "noise": 5.0,
-        "blur": 1.0,
-        "jpeg_quality": 70,
-        "vignette": 0.5,
-        "white_balance": [1.1, 1.0, 0.9],
-        "brightness": 0.02,
-        "contrast": 1.1,
-        "saturation": 1.2,
-        "hue_shift": 10.0,
-    }
+    params = PostFxSpec(
+        noise=5.0,
+        blur=1.0,
+        jpeg_quality=70,
+        vignette=0.5,
+        white_balance=(1.1, 1.0, 0.9),
+        brightness=0.02,
+        contrast=1.1,
+        saturation=1.2,
+        hue_shift=10.0,
+    )
     out = apply_postfx(rgb, params, seed=3)
     assert out.shape == rgb.shape and out.dtype == np.uint8
     assert np.array_equal(out, apply_postfx(rgb, params, seed=3))
@@ -220,7 +220,7 @@ def test_postfx_changes_pixels_only_and_is_seeded() -> None:
 def test_auto_exposure_lands_the_median_on_the_target_level() -> None:
     rng = np.random.default_rng(0)
     dark = rng.integers(20, 90, size=(50, 50, 3)).astype(np.uint8)
-    out = apply_postfx(dark, {"auto_exposure": 180.0}, seed=0)
+    out = apply_postfx(dark, PostFxSpec(auto_exposure=180.0), seed=0)
     luminance = out.astype(np.float32) @ np.array([0.2126, 0.7152, 0.0722], np.float32)
     assert abs(float(np.median(luminance)) - 180.0) < 6.0
     # Order of pixels by brightness is kept: exposure is a gain, not a remapping.
@@ -232,11 +232,11 @@ def test_auto_exposure_lands_the_median_on_the_target_level() -> None:
 def test_auto_white_balance_neutralizes_a_color_cast() -> None:
     warm = np.zeros((30, 30, 3), np.uint8)
     warm[:] = (200, 160, 110)  # tungsten-lit gray card
-    half = apply_postfx(warm, {"auto_white_balance": 0.5}, seed=0)[0, 0].astype(int)
-    full = apply_postfx(warm, {"auto_white_balance": 1.0}, seed=0)[0, 0].astype(int)
+    half = apply_postfx(warm, PostFxSpec(auto_white_balance=0.5), seed=0)[0, 0].astype(int)
+    full = apply_postfx(warm, PostFxSpec(auto_white_balance=1.0), seed=0)[0, 0].astype(int)
     assert abs(full[0] - full[2]) <= 1 and abs(full[1] - 160) <= 1  # neutral, green kept
     assert full[0] < half[0] < 200 and 110 < half[2] < full[2]  # strength blends
-    assert np.array_equal(apply_postfx(warm, {"auto_white_balance": 0.0}, seed=0), warm)
+    assert np.array_equal(apply_postfx(warm, PostFxSpec(auto_white_balance=0.0), seed=0), warm)
 
 
 # -- with Blender -------------------------------------------------------------------------------------
@@ -366,8 +366,8 @@ def test_physics_reports_objects_still_moving(blender, tmp_path: Path) -> None:
     backend = blender.BlenderBackend(config.render)
     spec = sample_frame(config, 0, mesh_bounds=backend.mesh_bounds)
     backend.apply(spec)
-    assert spec.physics["simulated_frames"] == 5
-    assert spec.physics["still_moving"] == 3
+    assert spec.part("physics").simulated_frames == 5
+    assert spec.part("physics").still_moving == 3
     summary = build_dataset(config, tmp_path, progress=False)
     assert summary.unsettled_images == 1
     assert "still falling or tipping" in summary.describe()
@@ -382,8 +382,8 @@ def test_physics_runs_on_until_objects_rest_flat(blender) -> None:
     backend = blender.BlenderBackend(config.render)
     spec = sample_frame(config, 0, mesh_bounds=backend.mesh_bounds)
     backend.apply(spec)
-    assert 5 < spec.physics["simulated_frames"] <= 600
-    assert spec.physics["still_moving"] == 0
+    assert 5 < spec.part("physics").simulated_frames <= 600
+    assert spec.part("physics").still_moving == 0
     tilts = [_tilt_deg(o.rotation_deg) for o in spec.labelled()]
     assert max(tilts) < 3.0, f"cubes not lying flat: tilts {tilts}"
 
@@ -448,8 +448,8 @@ def test_distractors_occlude_but_are_never_labelled(blender, tmp_path: Path) -> 
     spec_clear, spec_cluttered = sample_frame(clear, 0), sample_frame(cluttered, 0)
     assert [o.distractor for o in spec_cluttered.objects] == [False, True]
     backend = blender.BlenderBackend(clear.render)
-    area_clear = label_instances(backend.render(spec_clear).instance_ids, spec_clear)[0].area
-    labels = label_instances(backend.render(spec_cluttered).instance_ids, spec_cluttered)
+    area_clear = label_frame(backend.render(spec_clear).instance_ids, None, spec_clear)[0].area
+    labels = label_frame(backend.render(spec_cluttered).instance_ids, None, spec_cluttered)
     assert [x.category for x in labels] == ["box"]
     assert labels[0].area < 0.8 * area_clear
     build_dataset(cluttered, tmp_path, progress=False)

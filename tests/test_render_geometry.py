@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import make_config
 
-from simgen.labels import label_instances
+from simgen.labels import label_frame
 from simgen.sampling import sample_frame
 from simgen.spec import euler_xyz_to_matrix
 
@@ -56,7 +56,7 @@ def test_cube_bbox_matches_analytic_projection(blender, center, size, rotation, 
     spec = sample_frame(config, 0)
     backend = blender.BlenderBackend(config.render)
     result = backend.render(spec)
-    labels = label_instances(result.instance_ids, spec)
+    labels = label_frame(result.instance_ids, None, spec)
     assert len(labels) == 1
     x, y, w, h = labels[0].bbox
 

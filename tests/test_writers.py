@@ -14,9 +14,9 @@ from simgen.audit import audit_dataset
 from simgen.cli import main
 from simgen.labels import InstanceLabel, decode_mask
 from simgen.polygons import join_polygons, mask_to_polygons, polygons_to_mask
+from simgen.writers import export, open_dataset
 from simgen.writers.bop import bop_files
 from simgen.writers.coco import build_coco, records_from_coco
-from simgen.writers.convert import export, load_labels
 from simgen.writers.yolo import read_yolo, write_yolo
 
 COCO_FIELDS = ("index", "seed", "width", "height", "file_name", "extra_files", "instances", "camera")
@@ -63,7 +63,7 @@ def test_coco_polygons_decode_to_the_same_masks() -> None:
 @pytest.mark.parametrize("task", ["detect", "segment", "pose"])
 def test_coco_to_yolo_and_back_keeps_every_label(tmp_path: Path, task: str) -> None:
     write_dataset(tmp_path)
-    labels = load_labels(tmp_path)
+    labels = open_dataset(tmp_path)
     (folder,) = export(labels, "yolo", tmp_path / "yolo", task=task)
     back, categories = read_yolo(folder)
     assert categories == CATEGORIES
@@ -81,14 +81,14 @@ def test_coco_to_yolo_and_back_keeps_every_label(tmp_path: Path, task: str) -> N
             if task == "pose" and a.keypoints:
                 assert np.allclose(b.keypoints, a.keypoints, atol=1e-3)
     # ... and on to COCO again: a valid dataset (images linked into the YOLO folder)
-    (coco_path,) = export(load_labels(folder), "coco")
+    (coco_path,) = export(open_dataset(folder), "coco")
     report = audit_dataset(coco_path)
     assert report.ok, report.describe()
 
 
 def test_yolo_folder_layout(tmp_path: Path) -> None:
     write_dataset(tmp_path)
-    labels = load_labels(tmp_path)
+    labels = open_dataset(tmp_path)
     out = write_yolo(labels.records, labels.categories, tmp_path / "y", "pose", labels.root)
     data = yaml.safe_load((out / "data.yaml").read_text())
     assert data["names"] == {0: "box", 1: "ring", 2: "pair"} and data["nc"] == 3 and "path" not in data
@@ -133,7 +133,7 @@ def test_export_command_writes_every_format(tmp_path: Path, capsys) -> None:
 def test_export_box_scale_grows_boxes_about_their_centers(tmp_path: Path, capsys) -> None:
     """--box-scale 1.2: every YOLO/COCO box 1.2x larger about the same center (clipped), masks unchanged."""
     write_dataset(tmp_path)
-    labels = load_labels(tmp_path)
+    labels = open_dataset(tmp_path)
     assert main(["export", str(tmp_path), "--format", "yolo", "--task", "detect", "--box-scale", "1.2"]) == 0
     grown, _ = read_yolo(tmp_path / "yolo" / "detect")
     checked = 0

@@ -11,8 +11,10 @@ YAML spelling (one key names the distribution):
     location:  [{uniform: [-1, 1]}, 0, 0]           # vectors: a distribution per component ...
     location:  {uniform: [[-1, -1, 0], [1, 1, 0]]}  # ... or one over the whole vector
 
-Every distribution is a small pydantic model with ``sample(rng)``; the sampler (``simgen.sampling``) gives
-each field its own random stream, so the schema never touches global random state.
+Every distribution is a small pydantic model with ``sample(rng)`` and ``center()``; the sampler
+(``simgen.streams``) gives each field its own random stream, so the schema never touches global random
+state. ``center()`` is the one definition of a distribution's typical value: a randomizer switched off
+(``simgen ablate``) and an untuned search range use it.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ class _Dist(BaseModel):
     def sample(self, rng: np.random.Generator) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def center(self) -> Any:  # pragma: no cover - abstract
+        """The distribution's typical value, of the same type as a draw."""
+        raise NotImplementedError
+
 
 class Uniform(_Dist):
     """Uniform on [low, high] (scalars or equal-length vectors)."""
@@ -60,6 +66,13 @@ class Uniform(_Dist):
         if isinstance(low, list):
             return [float(v) for v in rng.uniform(low, high)]
         return float(rng.uniform(low, high))
+
+    def center(self) -> float | list[float]:
+        """The midpoint."""
+        low, high = self.uniform
+        if isinstance(low, list):
+            return [(a + b) / 2 for a, b in zip(low, high, strict=True)]
+        return (low + high) / 2
 
 
 class Normal(_Dist):
@@ -87,6 +100,11 @@ class Normal(_Dist):
                 return float(value)
         return float(np.clip(rng.normal(mean, std), low, high))
 
+    def center(self) -> float:
+        """The mean, moved into the clip range."""
+        mean = self.normal[0]
+        return mean if self.clip is None else min(max(mean, self.clip[0]), self.clip[1])
+
 
 class LogUniform(_Dist):
     """Log-uniform on [low, high]: good for scale-like quantities (light power, texture scale)."""
@@ -104,6 +122,10 @@ class LogUniform(_Dist):
         low, high = np.log(self.loguniform)
         return float(np.exp(rng.uniform(low, high)))
 
+    def center(self) -> float:
+        """The geometric mean (the midpoint in log space)."""
+        return float(np.sqrt(self.loguniform[0] * self.loguniform[1]))
+
 
 class RandInt(_Dist):
     """Integer in [low, high], both inclusive."""
@@ -118,6 +140,10 @@ class RandInt(_Dist):
 
     def sample(self, rng: np.random.Generator) -> int:
         return int(rng.integers(self.randint[0], self.randint[1], endpoint=True))
+
+    def center(self) -> int:
+        """The middle integer (rounded down)."""
+        return (self.randint[0] + self.randint[1]) // 2
 
 
 class Choice(_Dist, Generic[T]):
@@ -140,6 +166,12 @@ class Choice(_Dist, Generic[T]):
         if self.weights is not None:
             p = np.asarray(self.weights, dtype=float) / float(sum(self.weights))
         return self.choice[int(rng.choice(len(self.choice), p=p))]
+
+    def center(self) -> T:
+        """The most likely option (the first of equally likely ones), itself centered."""
+        weights = self.weights or [1.0] * len(self.choice)
+        best = max(range(len(weights)), key=lambda i: (weights[i], -i))
+        return center_value(self.choice[best])
 
 
 def srgb_to_linear(c: np.ndarray | float) -> np.ndarray:
@@ -188,8 +220,17 @@ class HSV(_Dist):
 
     def sample(self, rng: np.random.Generator) -> list[float]:
         h, s, v = (float(sample_value(c, rng)) for c in self.hsv)
-        rgb = colorsys.hsv_to_rgb(h % 1.0, float(np.clip(s, 0, 1)), float(np.clip(v, 0, 1)))
-        return [float(x) for x in srgb_to_linear(np.array(rgb))]
+        return _hsv_to_linear(h, s, v)
+
+    def center(self) -> list[float]:
+        """The color at the center of each channel's range."""
+        h, s, v = (float(center_value(c)) for c in self.hsv)
+        return _hsv_to_linear(h, s, v)
+
+
+def _hsv_to_linear(h: float, s: float, v: float) -> list[float]:
+    rgb = colorsys.hsv_to_rgb(h % 1.0, float(np.clip(s, 0, 1)), float(np.clip(v, 0, 1)))
+    return [float(x) for x in srgb_to_linear(np.array(rgb))]
 
 
 class Kelvin(_Dist):
@@ -204,6 +245,9 @@ class Kelvin(_Dist):
 
     def sample(self, rng: np.random.Generator) -> list[float]:
         return list(kelvin_to_linear(float(sample_value(self.kelvin, rng))))
+
+    def center(self) -> list[float]:
+        return list(kelvin_to_linear(float(center_value(self.kelvin))))
 
 
 def _as_float_value(raw: Any) -> Any:
@@ -225,6 +269,10 @@ class Yaw(_Dist):
     def sample(self, rng: np.random.Generator) -> list[float]:
         return [0.0, 0.0, float(sample_value(self.yaw, rng))]
 
+    def center(self) -> list[float]:
+        """Upright at the middle heading."""
+        return [0.0, 0.0, float(center_value(self.yaw))]
+
 
 class SO3(_Dist):
     """A uniformly random 3D rotation (Haar measure), returned as XYZ Euler degrees."""
@@ -235,6 +283,10 @@ class SO3(_Dist):
         q = rng.normal(size=4)
         q /= np.linalg.norm(q)
         return [float(a) for a in matrix_to_euler_xyz(quaternion_to_matrix(q))]
+
+    def center(self) -> list[float]:
+        """No rotation."""
+        return [0.0, 0.0, 0.0]
 
 
 def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
@@ -341,6 +393,37 @@ def sample_value(value: Any, rng: np.random.Generator) -> Any:
         return value.sample(rng)
     if isinstance(value, tuple | list):
         return [sample_value(v, rng) for v in value]
+    return value
+
+
+def center_value(value: Any) -> Any:
+    """The typical value of a config value: constants stay, distributions give ``center()``, vectors
+    of distributions are centered per component."""
+    if isinstance(value, _Dist):
+        return value.center()
+    if value == "so3":
+        return [0.0, 0.0, 0.0]
+    if isinstance(value, tuple | list):
+        return [center_value(v) for v in value]
+    return value
+
+
+def freeze(value: Any) -> Any:
+    """``value`` with every distribution inside it (models, lists, pools) replaced by its center.
+
+    What a randomizer that is switched off leaves behind: the same config, nothing left to draw.
+    """
+    if isinstance(value, _Dist):
+        center = value.center()
+        return tuple(center) if isinstance(center, list) else freeze(center)  # vectors are tuples
+    if isinstance(value, BaseModel):
+        return value.model_copy(update={name: freeze(v) for name, v in value})
+    if value == "so3":
+        return (0.0, 0.0, 0.0)
+    if isinstance(value, tuple | list):
+        return type(value)(freeze(v) for v in value)
+    if isinstance(value, dict):
+        return {k: freeze(v) for k, v in value.items()}
     return value
 
 

@@ -15,9 +15,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from simgen.config.distributions import Choice
-from simgen.config.schema import IMAGE_SUFFIXES, Material, SceneConfig
+from simgen.config.files import IMAGE_SUFFIXES, list_images
+from simgen.config.schema import SceneConfig
 from simgen.errors import ConfigError
+from simgen.randomizers.materials import pool_fields
 
 # Tags of the distribution unions: they show up in pydantic's error locations but are not config keys.
 _UNION_TAGS = {"const", "vector", "unknown-distribution"}
@@ -68,36 +69,22 @@ def resolve_asset_paths(config: SceneConfig, base_dir: Path, source: str | Path)
             problems.append(f"{field}: file not found: {value!r} (looked at {path})")
         return str(path)
 
+    def resolve_textures(value: Any, field: str) -> None:
+        for where, material in pool_fields(value, field):
+            if material.texture is not None:
+                material.texture.images = resolve(material.texture.images, f"{where}.texture.images", True)
+
     for i, obj in enumerate(config.objects):
         obj.mesh = resolve(obj.mesh, f"objects[{i}].mesh")
-        for field, material in _materials(obj.material, f"objects[{i}].material"):
-            if material.texture is not None:
-                material.texture.images = resolve(material.texture.images, f"{field}.texture.images", True)
+        resolve_textures(obj.material, f"objects[{i}].material")
     config.world.images = resolve(config.world.images, "world.images", True)
     config.world.backplate = resolve(config.world.backplate, "world.backplate", True)
     if config.distractors is not None:
         d = config.distractors
         d.meshes = [resolve(m, f"distractors.meshes[{k}]") or m for k, m in enumerate(d.meshes)]
-        for field, material in _materials(d.material, "distractors.material"):
-            if material.texture is not None:
-                material.texture.images = resolve(material.texture.images, f"{field}.texture.images", True)
+        resolve_textures(d.material, "distractors.material")
     if problems:
         raise ConfigError(problems, source=source)
-
-
-def _materials(value: Material | Choice[Material], field: str) -> list[tuple[str, Material]]:
-    """The material, or every material of a pool, with its field path."""
-    if isinstance(value, Choice):
-        return [(f"{field}.choice[{k}]", m) for k, m in enumerate(value.choice)]
-    return [(field, value)]
-
-
-def list_images(path: str | Path) -> list[Path]:
-    """Image files directly in a folder (sorted, so choices are reproducible), or the file itself."""
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    return sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
 def apply_override(raw: dict[str, Any], override: str, source: str | Path = "<config>") -> None:

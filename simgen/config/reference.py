@@ -14,6 +14,7 @@ from pydantic_core import PydanticUndefined
 
 from simgen.config import distributions as d
 from simgen.config import schema as s
+from simgen.randomizers.materials import MaterialValue
 
 _NAMED_TYPES: list[tuple[Any, str]] = [
     (d.FloatValue, "number or distribution"),
@@ -21,7 +22,7 @@ _NAMED_TYPES: list[tuple[Any, str]] = [
     (d.Vec3Value, "[x, y, z] or distribution"),
     (d.ColorValue, "color (RGB, #hex, hsv, kelvin, ranges)"),
     (d.RotationValue, "rotation (Euler degrees, yaw, so3)"),
-    (s.MaterialValue, "Material or pool {choice: [...]}"),
+    (MaterialValue, "Material or pool {choice: [...]}"),
 ]
 
 
@@ -121,6 +122,7 @@ def reference_markdown() -> str:
         "Rotations are XYZ Euler degrees, `{yaw: angle}` or `so3`.",
         "",
     ]
+    lines += _registry_sections()
     for model in _models(s.SceneConfig):
         lines += [f"## {model.__name__}", ""]
         doc = (model.__doc__ or "").strip()
@@ -133,3 +135,92 @@ def reference_markdown() -> str:
             lines.append(f"| `{name}` | {type_name} | {_default(field).replace('|', '/')} | {desc} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _registry_sections() -> list[str]:
+    """The units behind the schema: randomizers, generators, label rules and label formats."""
+    from simgen.generators import REGISTRY as GENERATORS
+    from simgen.generators import RULES
+    from simgen.randomizers import REGISTRY as RANDOMIZERS
+    from simgen.writers import REGISTRY as WRITERS
+
+    lines = ["## Randomizers", "", "| randomizer | config | what varies | off (`simgen ablate`) | demo |"]
+    lines.append("|---|---|---|---|---|")
+    for r in RANDOMIZERS.values():
+        lines.append(f"| {r.name} | {r.config_keys} | {r.summary} | {r.off_summary()} | `{r.demo or ''}` |")
+    lines += [
+        "",
+        "## Generators",
+        "",
+        "`objects[*].generator: {type: NAME, ...}`; parameters under each model below.",
+        "",
+    ]
+    lines += ["| type | what it builds | material slots | label rule |", "|---|---|---|---|"]
+    for g in GENERATORS.values():
+        slots = ", ".join(
+            f"{slot} (`{g.slot_colors[slot]}`)" if slot in g.slot_colors else slot
+            for slot in g.material_slots
+        )
+        rule = g.rule.name if g.rule else ""
+        lines.append(f"| `{g.name}` | {g.summary} | {slots} | {rule} |")
+    lines += [
+        "",
+        "Label rules (`category_rule:`): " + "; ".join(f"`{r.description}`" for r in RULES.values()),
+        "",
+    ]
+    lines += ["## Label formats", "", "`simgen export --format NAME` and `outputs.formats: [NAME, ...]`.", ""]
+    lines += ["| format | what it holds | default folder | reads back |", "|---|---|---|---|"]
+    for w in WRITERS.values():
+        lines.append(f"| `{w.name}` | {w.summary} | `{w.default_out}` | {'yes' if w.reads else ''} |")
+    return [*lines, ""]
+
+
+README_BLOCKS = {
+    "randomizers": lambda: _table(
+        ["randomizer", "config", "what varies"],
+        [[r.name, r.config_keys, r.summary] for r in _randomizers()],
+    ),
+    "generators": lambda: _table(
+        ["generator", "parameters"], [[f"`{g.name}`", g.summary] for g in _generators()]
+    ),
+}
+"""README.md blocks generated from the registries, between ``<!-- NAME:start/end -->`` markers."""
+
+
+def _randomizers() -> list[Any]:
+    from simgen.randomizers import REGISTRY
+
+    return list(REGISTRY.values())
+
+
+def _generators() -> list[Any]:
+    from simgen.generators import REGISTRY
+
+    return list(REGISTRY.values())
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def readme_with_blocks(text: str) -> str:
+    """README text with every generated block brought up to date."""
+    for name, make in README_BLOCKS.items():
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        head, found, rest = text.partition(start)
+        if not found:
+            raise ValueError(f"README has no {start} marker")
+        _, found, tail = rest.partition(end)
+        if not found:
+            raise ValueError(f"README has no {end} marker")
+        text = f"{head}{start}\n{make()}\n{end}{tail}"
+    return text
+
+
+if __name__ == "__main__":  # python -m simgen.config.reference README.md: regenerate its tables
+    import sys
+    from pathlib import Path
+
+    readme = Path(sys.argv[1])
+    readme.write_text(readme_with_blocks(readme.read_text()))

@@ -8,7 +8,6 @@ polygons, or RLE (compressed or not). Every problem is a :class:`SimgenError` na
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from simgen.errors import SimgenError
+from simgen.writers.coco import read_coco
 
 IGNORE = ("-", "")  # --category-map NAME=- drops a training category
 
@@ -80,28 +80,13 @@ class CocoSet:
         }
 
 
-def resolve_json(path: str | Path) -> Path:
-    """Accept a dataset folder (``annotations.json`` inside) or a json file."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "annotations.json"
-        if not path.is_file():
-            raise DatasetError(f"{path.parent}: no annotations.json (expected a COCO dataset folder or json)")
-    elif not path.is_file():
-        raise DatasetError(f"{path}: no such dataset folder or COCO json file")
-    return path
-
-
 def load_coco(path: str | Path, name: str | None = None, check_files: bool = True) -> CocoSet:
     """Load and validate a COCO set; ``name`` labels it in reports (default: folder name)."""
-    json_path = resolve_json(path)
     try:
-        data = json.loads(json_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"{json_path}: cannot read COCO json ({exc})") from exc
-    for key in ("images", "annotations", "categories"):
-        if not isinstance(data, dict) or not isinstance(data.get(key), list):
-            raise DatasetError(f"{json_path}: missing COCO field '{key}' (a list)")
+        coco = read_coco(path)
+    except SimgenError as exc:
+        raise DatasetError(str(exc)) from None
+    json_path, data = coco.path, coco.data
     categories = _parse_categories(json_path, data["categories"])
     images = _parse_images(json_path, data["images"])
     annotations = _parse_annotations(json_path, data["annotations"], {im["id"] for im in images}, categories)

@@ -19,13 +19,11 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from simgen.errors import SimgenError
 from simgen.evaluate.datasets import (
-    CategoryMatch,
     CocoSet,
     load_coco,
     match_categories,
@@ -34,39 +32,11 @@ from simgen.evaluate.datasets import (
     split_set,
 )
 from simgen.evaluate.settings import DEFAULT_ITERS, EvalSettings
+from simgen.evaluate.study import Run, Study
 
 RESULT = "result.json"
 MODEL = "model.pt"
 PREDICTIONS = "predictions.json"
-
-
-@dataclass
-class Study:
-    """The loaded data of one evaluation: synthetic sets, real train/test sets, label space."""
-
-    settings: EvalSettings
-    synthetic: list[CocoSet]
-    real_test: CocoSet
-    real_train: CocoSet | None
-    categories: CategoryMatch
-    out: Path
-
-    @property
-    def num_synthetic(self) -> int:
-        return sum(len(s.images) for s in self.synthetic)
-
-
-@dataclass
-class Run:
-    """One model to train and test."""
-
-    name: str
-    experiment: str
-    train_sets: list[CocoSet]
-    iters: int
-    weights: list[float] | None = None  # per-source sampling share (mixed)
-    init_from: str | None = None  # run whose final weights start this one (finetune)
-    num_synthetic: int = 0
 
 
 def load_study(settings: EvalSettings) -> Study:

@@ -127,7 +127,3 @@ def to_coco_results(
 
 def save_results(results: list[dict[str, Any]], path: Path) -> None:
     path.write_text(json.dumps(results))
-
-
-def load_results(path: Path) -> list[dict[str, Any]]:
-    return json.loads(path.read_text())

@@ -10,16 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cv2
 import numpy as np
 
 from simgen.evaluate import rules
 from simgen.evaluate.datasets import CocoSet
-
-if TYPE_CHECKING:
-    from simgen.evaluate.experiments import Run, Study
+from simgen.evaluate.study import Run, Study
 
 MAIN_RUNS = ("synthetic", "real", "finetune", "mixed")
 GT_COLOR = (60, 200, 60)  # BGR green

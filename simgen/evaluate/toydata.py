@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,6 @@ PIPS: dict[int, list[tuple[float, float]]] = {
     5: [(-0.5, -0.5), (0.5, -0.5), (0, 0), (-0.5, 0.5), (0.5, 0.5)],
     6: [(-0.5, -0.55), (0.5, -0.55), (-0.5, 0), (0.5, 0), (-0.5, 0.55), (0.5, 0.55)],
 }
-
-Drawer = Callable[[np.random.Generator, np.ndarray], list[tuple[int, np.ndarray]]]
 
 
 def encode_mask(mask: np.ndarray) -> dict[str, Any]:

@@ -1,1 +1,77 @@
-"""Dataset writers: turn ImageRecords into on-disk label formats (no Blender needed)."""
+"""Label writers (and readers), one unit per format; ``REGISTRY`` is what the rest of simgen reads.
+
+``open_dataset(path)`` reads labels in any registered format that has a reader; ``export`` writes them
+in any format. To add a format: write ``simgen/writers/<name>.py`` (copy ``voc.py``), add it below, and
+see docs/extending.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from simgen.errors import SimgenError
+from simgen.labels import with_grown_boxes
+from simgen.writers.base import LabelSet, WriteOptions, Writer
+from simgen.writers.bop import BopWriter
+from simgen.writers.coco import CocoPolygonsWriter, CocoWriter, build_coco
+from simgen.writers.yolo import YoloWriter
+
+REGISTRY: dict[str, Writer] = {
+    w.name: w for w in (CocoWriter(), CocoPolygonsWriter(), YoloWriter(), BopWriter())
+}
+"""Every label format by its ``--format`` name."""
+
+__all__ = ["REGISTRY", "LabelSet", "WriteOptions", "Writer", "export", "get_writer", "open_dataset"]
+
+
+def get_writer(name: str) -> Writer:
+    if name not in REGISTRY:
+        raise SimgenError(f"--format {name!r}: expected one of {', '.join(REGISTRY)}")
+    return REGISTRY[name]
+
+
+def open_dataset(path: str | Path) -> LabelSet:
+    """Labels from a dataset folder or file in any format with a reader (COCO, YOLO, Pascal VOC, ...)."""
+    path = Path(path)
+    if not path.exists():
+        raise SimgenError(f"{path}: no such dataset folder or label file")
+    for writer in REGISTRY.values():
+        if writer.claims(path):
+            return writer.read(path)
+    readable = ", ".join(w.name for w in REGISTRY.values() if w.reads and w.name != "coco-polygons")
+    raise SimgenError(f"{path}: no labels found here in a format simgen reads ({readable})")
+
+
+def coco_data(path: str | Path) -> tuple[dict, Path, Path]:
+    """Labels in any format as a COCO dict, with (where they came from, the folder images are in)."""
+    from simgen.writers.coco import read_coco
+
+    path = Path(path)
+    if REGISTRY["coco"].claims(path):
+        coco = read_coco(path)
+        return coco.data, coco.path, coco.root
+    labels = open_dataset(path)
+    return build_coco(labels.records, labels.categories, labels.info), path, labels.root
+
+
+def export(
+    labels: LabelSet,
+    fmt: str,
+    out: str | Path | None = None,
+    task: str = "all",
+    box_scale: float = 1.0,
+) -> list[Path]:
+    """Write ``labels`` as ``fmt``; returns the written file/folder paths.
+
+    ``box_scale`` grows every box about its center (masks unchanged) for a target labelling rule.
+    """
+    writer = get_writer(fmt)
+    if not 0.5 < box_scale < 2.0:
+        raise SimgenError(f"--box-scale {box_scale}: expected a factor between 0.5 and 2.0")
+    if box_scale != 1.0:
+        if not writer.keeps_boxes:
+            raise SimgenError(f"--box-scale: {fmt} labels hold no boxes; drop --box-scale")
+        labels = replace(labels, records=with_grown_boxes(labels.records, box_scale))
+    target = Path(out) if out else labels.root / writer.default_out
+    return writer.write(labels, target, WriteOptions(task=task))

@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from simgen.errors import SimgenError
 from simgen.fileio import write_json_atomic
 from simgen.labels import ImageRecord
+from simgen.writers.base import LabelSet, WriteOptions, Writer
 
 MM = 1000.0
 
@@ -73,3 +75,15 @@ def write_bop(records: Iterable[ImageRecord], out_dir: str | Path) -> Path:
     for name, data in bop_files(records).items():
         write_json_atomic(out_dir / name, data, indent=None)
     return out_dir
+
+
+class BopWriter(Writer):
+    name = "bop"
+    summary = "BOP scene_camera.json, scene_gt.json (6D pose per instance), scene_gt_info.json"
+    default_out = "bop"
+    keeps_boxes = False
+
+    def write(self, labels: LabelSet, out: Path, options: WriteOptions) -> list[Path]:
+        if not any(inst.pose for r in labels.records for inst in r.instances):
+            raise SimgenError(f"{labels.root}: no poses in these labels (BOP needs simgen's pose field)")
+        return [write_bop(labels.records, out)]

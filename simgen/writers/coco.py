@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from simgen import __version__
 from simgen.errors import SimgenError
+from simgen.fileio import write_json_atomic
 from simgen.labels import ImageRecord, InstanceLabel, decode_mask, encode_mask
 from simgen.polygons import mask_to_polygons, polygons_to_mask
+from simgen.writers.base import LabelSet, WriteOptions, Writer
 
 # optional per-annotation fields, written only when set (order = order in the file)
 EXTRA_FIELDS = (
@@ -121,16 +124,77 @@ def _segmentation(rle: dict[str, Any], polygons: bool) -> Any:
 
 
 # -- reading --------------------------------------------------------------------------------------
-def load_coco_json(path: str | Path) -> dict[str, Any]:
+@dataclass
+class CocoFile:
+    """A COCO json as read from disk: its data and where it is (image file names are relative to it)."""
+
+    data: dict[str, Any]
+    path: Path
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+
+def coco_json_path(path: str | Path) -> Path:
+    """A dataset folder (``annotations.json`` inside) or a COCO json file → the json's path."""
     path = Path(path)
+    if path.is_dir():
+        if not (path / "annotations.json").is_file():
+            raise SimgenError(f"{path}: no annotations.json in this folder (expected a COCO dataset folder)")
+        return path / "annotations.json"
+    if not path.is_file():
+        raise SimgenError(f"{path}: no such dataset folder or COCO json file")
+    return path
+
+
+def read_coco(path: str | Path) -> CocoFile:
+    """The one COCO reader every command uses: a folder or json, parsed and checked for its structure."""
+    json_path = coco_json_path(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(json_path.read_text())
     except (OSError, ValueError) as exc:
-        raise SimgenError(f"{path}: not a readable COCO json ({exc})") from None
+        raise SimgenError(f"{json_path}: not a readable COCO json ({exc})") from None
+    if not isinstance(data, dict):
+        raise SimgenError(f"{json_path}: not a COCO file (the top level is a {type(data).__name__})")
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key), list):
-            raise SimgenError(f"{path}: not a COCO file (no '{key}' list)")
-    return data
+            raise SimgenError(f"{json_path}: not a COCO file: missing COCO field '{key}' (a list)")
+    return CocoFile(data, json_path)
+
+
+class CocoWriter(Writer):
+    """annotations.json: every label simgen has (RLE masks, or polygons for ``coco-polygons``)."""
+
+    summary = "COCO json: boxes, RLE masks, amodal masks, visibility, keypoints, pose, camera (lossless)"
+    name = "coco"
+    default_out = "annotations.json"
+    reads = True
+    polygons = False
+
+    def write(self, labels: LabelSet, out: Path, options: WriteOptions) -> list[Path]:
+        if labels.source is not None and out.resolve() == labels.source.resolve():
+            raise SimgenError(f"{out}: refusing to overwrite the labels being converted; pass --out")
+        write_json_atomic(out, build_coco(labels.records, labels.categories, labels.info, self.polygons))
+        return [out]
+
+    def claims(self, path: Path) -> bool:
+        return path.suffix.lower() == ".json" or (path / "annotations.json").is_file()
+
+    def read(self, path: Path) -> LabelSet:
+        coco = read_coco(path)
+        info = {k: v for k, v in coco.data.get("info", {}).items() if k not in ("description", "version")}
+        return LabelSet(records_from_coco(coco.data), coco.data["categories"], coco.root, info, coco.path)
+
+
+class CocoPolygonsWriter(CocoWriter):
+    name = "coco-polygons"
+    summary = "COCO json with polygon segmentations (exact, holes bridged) instead of RLE"
+    default_out = "annotations_polygons.json"
+    polygons = True
+
+    def claims(self, path: Path) -> bool:
+        return False  # read as plain COCO
 
 
 def records_from_coco(data: dict[str, Any]) -> list[ImageRecord]:

@@ -14,7 +14,6 @@ so the reader restores them; plain YOLO folders without it are read too.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,10 @@ import numpy as np
 import yaml
 
 from simgen.errors import SimgenError
-from simgen.fileio import write_text_atomic
+from simgen.fileio import link_image, write_text_atomic
 from simgen.labels import ImageRecord, InstanceLabel, decode_mask, encode_mask, tight_bbox
 from simgen.polygons import join_polygons, mask_to_polygons, polygons_to_mask
+from simgen.writers.base import LabelSet, WriteOptions, Writer
 
 TASKS = ("detect", "segment", "pose")
 DIGITS = 6
@@ -68,7 +68,7 @@ def write_yolo(
         if lines[True]:
             write_text_atomic(out / "ignore" / f"{stem}.txt", "".join(f"{x}\n" for x in lines[True]))
         if image_root is not None:
-            _link_image(
+            link_image(
                 Path(image_root) / record.file_name, out / "images" / f"{stem}{Path(record.file_name).suffix}"
             )
         meta_images[stem] = {"id": record.index, "width": record.width, "height": record.height}
@@ -105,16 +105,6 @@ def _num(v: float) -> str:
     return text if text not in ("", "-0") else "0"
 
 
-def _link_image(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if dst.is_symlink() or dst.exists():
-        dst.unlink()
-    try:
-        dst.symlink_to(os.path.relpath(src.resolve(), dst.parent.resolve()))
-    except OSError:
-        shutil.copyfile(src, dst)
-
-
 def _data_yaml(cats: list[dict[str, Any]], task: str, kpts: int, images: dict[str, Any]) -> str:
     data: dict[str, Any] = {
         "train": "images",
@@ -128,6 +118,34 @@ def _data_yaml(cats: list[dict[str, Any]], task: str, kpts: int, images: dict[st
     data["simgen"] = {"task": task, "categories": cats, "images": images}
     header = f"# YOLO {task} labels written by simgen; ignore/ holds iscrowd (ignore) regions\n"
     return header + yaml.safe_dump(data, sort_keys=False)
+
+
+class YoloWriter(Writer):
+    name = "yolo"
+    summary = (
+        "Ultralytics YOLO txt + data.yaml, one folder per task (detect, segment, pose); ignore/ keeps crowd"
+    )
+    default_out = "yolo"
+    reads = True
+
+    def write(self, labels: LabelSet, out: Path, options: WriteOptions) -> list[Path]:
+        tasks = _tasks(options.task, labels.categories)
+        return [write_yolo(labels.records, labels.categories, out / t, t, labels.root) for t in tasks]
+
+    def claims(self, path: Path) -> bool:
+        return path.is_dir() and (path / "data.yaml").is_file() and not (path / "annotations.json").is_file()
+
+    def read(self, path: Path) -> LabelSet:
+        records, categories = read_yolo(path)
+        return LabelSet(records, categories, path, {"source": f"yolo:{path.name}"}, path)
+
+
+def _tasks(task: str, categories: list[dict[str, Any]]) -> list[str]:
+    if task == "all":
+        return [t for t in TASKS if t != "pose" or num_keypoints(categories) > 0]
+    if task not in TASKS:
+        raise SimgenError(f"--task {task!r}: expected all or one of {', '.join(TASKS)}")
+    return [task]
 
 
 # -- reading --------------------------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""One image of a build: sample, render, label and encode it (``render_image``), then write it
+(``commit_image``). The two halves can run in different processes: a Ray worker returns the encoded
+files and the driver alone writes the dataset."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simgen.backend.protocol import Renderer
+from simgen.build.layout import frame_stem, record_path
+from simgen.config.schema import SceneConfig
+from simgen.fileio import encode_exr, encode_image, write_bytes_atomic, write_json_atomic
+from simgen.labels import ImageRecord, annotate, camera_normals, semantic_map
+from simgen.randomizers import REGISTRY
+from simgen.sampling import sample_frame
+
+
+@dataclass
+class RenderedImage:
+    """One rendered image: its record and its encoded files, not yet on disk (a Ray worker ships this)."""
+
+    record: ImageRecord
+    files: dict[str, bytes]
+    provenance: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Done:
+    """What a runner reports once an image is on disk."""
+
+    index: int
+    instances: int
+    timings: dict[str, float]
+    device: str
+    still_moving: int = 0  # objects the rigid-body simulation left moving (physics.frames too short)
+
+
+def render_image(renderer: Renderer, config: SceneConfig, index: int) -> RenderedImage:
+    """Render image ``index`` and label it; files are encoded in memory (see ``commit_image``)."""
+    spec = sample_frame(config, index, mesh_bounds=renderer.mesh_bounds)
+    result = renderer.render(spec)
+    for randomizer in REGISTRY.values():
+        result.rgb = randomizer.apply_image(result.rgb, spec)
+    t0 = time.perf_counter()
+    stem = frame_stem(index)
+    ext = "jpg" if config.render.image_format == "jpg" else "png"
+    record = ImageRecord(
+        index=index,
+        seed=spec.seed,
+        width=int(result.rgb.shape[1]),
+        height=int(result.rgb.shape[0]),
+        file_name=f"images/{stem}.{ext}",
+        spec=spec.to_dict(),
+    )
+    annotate(record, result, spec, config, renderer)
+    files = {record.file_name: encode_image(record.file_name, result.rgb, config.render.jpeg_quality)}
+    outputs = config.outputs
+    if outputs.instances:
+        record.extra_files["instances"] = f"instances/{stem}.png"
+        files[record.extra_files["instances"]] = encode_image("ids.png", result.instance_ids)
+    if outputs.semantic:
+        record.extra_files["semantic"] = f"semantic/{stem}.png"
+        files[record.extra_files["semantic"]] = encode_image(
+            "ids.png", semantic_map(result.instance_ids, spec)
+        )
+    if outputs.depth:
+        record.extra_files["depth"] = f"depth/{stem}.exr"
+        files[record.extra_files["depth"]] = encode_exr({"Z": result.depth})
+    if outputs.normals and result.normals is not None:
+        record.extra_files["normals"] = f"normals/{stem}.exr"
+        n = camera_normals(result.normals, spec.camera)
+        files[record.extra_files["normals"]] = encode_exr({"X": n[..., 0], "Y": n[..., 1], "Z": n[..., 2]})
+    record.timings = {**result.timings, **record.timings, "label_write": time.perf_counter() - t0}
+    return RenderedImage(record, files, renderer.provenance())
+
+
+def commit_image(out_dir: Path, rendered: RenderedImage) -> Done:
+    """Write the files atomically, then the record: a record on disk means every file it lists is whole.
+
+    Returns what the runner reports for the committed image."""
+    t0 = time.perf_counter()
+    for name, data in rendered.files.items():
+        write_bytes_atomic(out_dir / name, data)
+    record = rendered.record
+    record.timings["label_write"] = record.timings.get("label_write", 0.0) + time.perf_counter() - t0
+    data = {**record.to_dict(), "provenance": rendered.provenance}
+    write_json_atomic(record_path(out_dir, record.index), data)
+    device = str(rendered.provenance.get("device", ""))
+    moving = int((record.spec.get("physics") or {}).get("still_moving") or 0)
+    return Done(record.index, len(record.instances), record.timings, device, moving)

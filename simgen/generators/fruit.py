@@ -1,0 +1,92 @@
+"""``fruit``: a deformed ellipsoid for fruits and nuts (dates, figs, hazelnuts, olives...).
+
+objects:
+  - generator: {type: fruit, elongation: {uniform: [1.6, 2.2]}, wrinkles: 0.02}
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from simgen.config.distributions import FloatValue
+from simgen.generators.base import DrawnParams, Generator, GeneratorParams
+
+if TYPE_CHECKING:
+    import bmesh
+
+
+class FruitParams(GeneratorParams):
+    """A deformed ellipsoid for fruits and nuts: dates, figs, hazelnuts, olives...
+
+    Largest extent 1 before ``size``; ``wrinkles`` displaces the skin with 3D noise (drawn per instance).
+    """
+
+    type: Literal["fruit"]
+    elongation: FloatValue = Field(1.0, description="Length / width (>= 1 stretches along X).")
+    flatten: FloatValue = Field(1.0, description="Height / width.")
+    taper: FloatValue = Field(0.0, description="Pear shape: one end narrower (0 = symmetric, 0.6 = fig).")
+    tip: FloatValue = Field(0.0, description="Pointed end (hazelnut-like), 0..1.")
+    wrinkles: FloatValue = Field(0.0, description="Skin displacement amplitude, fraction of the size.")
+    wrinkle_scale: FloatValue = Field(6.0, description="Spatial frequency of the wrinkles.")
+    stem: FloatValue = Field(0.0, description="Stem length, fraction of the size (0 = none).")
+
+
+@dataclass
+class DrawnFruit(DrawnParams):
+    elongation: float
+    flatten: float
+    taper: float
+    tip: float
+    wrinkles: float
+    wrinkle_scale: float
+    stem: float
+
+
+class Fruit(Generator):
+    name = "fruit"
+    summary = (
+        "deformed ellipsoid for fruits and nuts: `elongation`, `flatten`, `taper` (pear), `tip` (pointed), "
+        "`wrinkles` + `wrinkle_scale` (noise displacement, per instance), `stem`"
+    )
+    Params = FruitParams
+    Drawn = DrawnFruit
+    geometry_params = ("elongation", "flatten", "taper", "tip", "wrinkles", "wrinkle_scale", "stem", "seed")
+
+    def build(self, bm: bmesh.types.BMesh, drawn: DrawnFruit) -> None:
+        import bmesh
+        from mathutils import Vector, noise
+
+        bmesh.ops.create_uvsphere(bm, u_segments=32, v_segments=16, radius=0.5)
+        elongation = max(drawn.elongation, 0.2)
+        flatten = max(drawn.flatten, 0.1)
+        offset = Vector(((drawn.seed % 997) * 0.37, (drawn.seed % 991) * 0.53, (drawn.seed % 983) * 0.71))
+        for vert in bm.verts:
+            x, y, z = vert.co
+            t = x / 0.5  # -1 .. 1 along the long axis
+            width = 1.0 - drawn.taper * (t + 1) / 2  # pear: narrower towards +X
+            width *= 1.0 - drawn.tip * max(t, 0.0) ** 3  # pointed end
+            vert.co = Vector((x * elongation, y * width, z * width * flatten))
+        bm.normal_update()
+        if drawn.wrinkles > 0:
+            scale = drawn.wrinkle_scale
+            for vert in bm.verts:
+                n = noise.noise(vert.co * scale + offset) + 0.5 * noise.noise(vert.co * scale * 2.3 + offset)
+                vert.co += vert.normal * drawn.wrinkles * n
+        if drawn.stem > 0:
+            tip_x = max(v.co.x for v in bm.verts)
+            matrix = _matrix_along_x(Vector((tip_x + drawn.stem * 0.4, 0.0, 0.0)))
+            bmesh.ops.create_cone(
+                bm, cap_ends=True, segments=8, radius1=0.03, radius2=0.02, depth=drawn.stem, matrix=matrix
+            )
+        for face in bm.faces:
+            face.smooth = True
+
+
+def _matrix_along_x(location: Any) -> Any:
+    from mathutils import Matrix
+
+    return Matrix.Translation(location) @ Matrix.Rotation(math.pi / 2, 4, "Y")

@@ -1,0 +1,71 @@
+"""``traffic_cone``: a traffic cone on a square base with a reflective stripe.
+
+objects:
+  - generator: {type: traffic_cone, stripe_color: [0.9, 0.9, 0.9]}
+    material: {base_color: '#ff6600'}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from simgen.config.distributions import ColorValue, FloatValue
+from simgen.generators.base import DrawnParams, Generator, GeneratorParams
+from simgen.spec import Vec3
+
+if TYPE_CHECKING:
+    import bmesh
+
+
+class TrafficConeParams(GeneratorParams):
+    """A traffic cone on a square base (1 m tall before ``size``) with a reflective stripe."""
+
+    type: Literal["traffic_cone"]
+    stripe_color: ColorValue = (0.9, 0.9, 0.9)
+    top_radius: FloatValue = 0.05
+    bottom_radius: FloatValue = 0.3
+
+
+@dataclass
+class DrawnTrafficCone(DrawnParams):
+    stripe_color: Vec3
+    top_radius: float
+    bottom_radius: float
+
+
+class TrafficCone(Generator):
+    name = "traffic_cone"
+    summary = "cone on a square base with a stripe: `top_radius`, `bottom_radius`, `stripe_color`"
+    Params = TrafficConeParams
+    Drawn = DrawnTrafficCone
+    material_slots = ("body", "stripe")
+    slot_colors: ClassVar[dict[str, str]] = {"stripe": "stripe_color"}
+    geometry_params = ("top_radius", "bottom_radius")
+
+    def build(self, bm: bmesh.types.BMesh, drawn: DrawnTrafficCone) -> None:
+        import bmesh
+        from mathutils import Matrix
+
+        stripe = self.slot("stripe")
+        bmesh.ops.create_cube(bm, size=1.0, matrix=Matrix.Diagonal((0.8, 0.8, 0.04, 1.0)))
+        bmesh.ops.create_cone(
+            bm,
+            cap_ends=True,
+            segments=32,
+            radius1=drawn.bottom_radius,
+            radius2=drawn.top_radius,
+            depth=0.95,
+            matrix=Matrix.Translation((0, 0, 0.02 + 0.475)),
+        )
+        for face in bm.faces:
+            z = face.calc_center_median().z
+            face.material_index = stripe if 0.45 < z < 0.65 else 0
+            face.smooth = abs(face.normal.z) < 0.9
+        bmesh.ops.subdivide_edges(
+            bm, edges=[e for e in bm.edges if abs(e.verts[0].co.z - e.verts[1].co.z) > 0.5], cuts=8
+        )
+        for face in bm.faces:
+            z = face.calc_center_median().z
+            if abs(face.normal.z) < 0.9:
+                face.material_index = stripe if 0.5 < z < 0.68 else 0

@@ -1,0 +1,259 @@
+"""materials: Principled BSDF values, procedural and image textures, material pools, per instance.
+
+objects:
+  - category: cube
+    material:
+      base_color: {hsv: [{uniform: [0, 1]}, 0.8, 0.8]}
+      roughness: {uniform: [0.1, 0.9]}
+      texture: {type: {choice: [noise, checker]}, color: [0.1, 0.1, 0.1], scale: {loguniform: [2, 20]}}
+  - category: can
+    material: {choice: [{metallic: 1.0}, {texture: {type: image, images: ../assets/textures}}]}
+
+Acts on every object instance (``material:`` of an object entry and of ``distractors:``) and on the
+colored parts of generators (their ``*_color`` slots).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Union
+
+from pydantic import Discriminator, Field, Tag, model_validator
+
+from simgen.config.base import StrictModel
+from simgen.config.distributions import Choice, ColorValue, FloatValue, _tag, freeze, literal_choice
+from simgen.config.files import first_image
+from simgen.randomizers.base import FrameDraw, Randomizer, revalidate
+from simgen.randomizers.world import choose_file
+from simgen.spec import MaterialSpec, TextureSpec
+
+if TYPE_CHECKING:
+    from simgen.config.schema import SceneConfig
+
+TEXTURES = ("noise", "checker", "voronoi", "wave", "brick", "magic", "gradient", "image")
+
+
+class Texture(StrictModel):
+    """A procedural texture that blends the base color with ``color`` (Blender shader nodes)."""
+
+    type: literal_choice(*TEXTURES)  # type: ignore[valid-type]
+    color: ColorValue = Field((0.1, 0.1, 0.1), description="Second color, mixed in by the texture pattern.")
+    scale: FloatValue = 5.0
+    distortion: FloatValue = 0.0
+    bump: FloatValue = Field(0.0, description="Bump strength from the same pattern (0 = flat).")
+    images: str | None = Field(None, description="type image: an image file or a folder to choose from.")
+
+    @model_validator(mode="after")
+    def _images_for_image_type(self) -> Texture:
+        types = self.type.choice if isinstance(self.type, Choice) else [self.type]
+        if "image" in types and not self.images:
+            raise ValueError("texture type image needs images: a file or folder of images")
+        return self
+
+
+class Material(StrictModel):
+    """Principled BSDF parameters; ``emission`` > 0 makes the surface glow in its base color."""
+
+    base_color: ColorValue = (0.8, 0.8, 0.8)
+    roughness: FloatValue = 0.5
+    metallic: FloatValue = 0.0
+    emission: FloatValue = Field(0.0, description="Emission strength in the base color.")
+    transmission: FloatValue = Field(0.0, description="0 opaque .. 1 glass-like (translucent dice, bottles).")
+    texture: Texture | None = None
+
+
+MaterialValue = Annotated[
+    Union[Annotated[Material, Tag("const")], Annotated[Choice[Material], Tag("choice")]],  # noqa: UP007
+    Discriminator(
+        lambda v: "choice" if _tag(v) == "choice" else "const",
+        custom_error_type="material",
+        custom_error_message="expected a material mapping or a pool {choice: [material, ...]}",
+    ),
+]
+
+
+def pool_fields(value: Material | Choice[Material], field: str) -> list[tuple[str, Material]]:
+    """The material, or every material of a pool, with its field path (for messages)."""
+    if isinstance(value, Choice):
+        return [(f"{field}.choice[{k}]", m) for k, m in enumerate(value.choice)]
+    return [(field, value)]
+
+
+def sample_material(material: Material | Choice[Material], s: Any, p: str) -> MaterialSpec:
+    """One instance's material: a pool member first, then its values (streams under ``p``)."""
+    if isinstance(material, Choice):
+        material = material.sample(s.rng(f"{p}.choice"))
+    return MaterialSpec(
+        base_color=s.color(f"{p}.base_color", material.base_color),
+        roughness=s.float(f"{p}.roughness", material.roughness),
+        metallic=s.float(f"{p}.metallic", material.metallic),
+        emission=s.float(f"{p}.emission", material.emission),
+        texture=_sample_texture(material.texture, s, f"{p}.texture"),
+        transmission=s.float(f"{p}.transmission", material.transmission),
+    )
+
+
+def _sample_texture(t: Texture | None, s: Any, p: str) -> TextureSpec | None:
+    if t is None:
+        return None
+    texture_type = str(s.value(f"{p}.type", t.type))
+    return TextureSpec(
+        type=texture_type,
+        color=s.color(f"{p}.color", t.color),
+        scale=s.float(f"{p}.scale", t.scale),
+        distortion=s.float(f"{p}.distortion", t.distortion),
+        bump=s.float(f"{p}.bump", t.bump),
+        image=choose_file(s, f"{p}.images", t.images) if texture_type == "image" else None,
+    )
+
+
+def frozen_material(value: Material | Choice[Material]) -> Material:
+    """A material with nothing left to draw: the most likely pool member, centered, first images."""
+    material = freeze(value)
+    if material.texture is not None and material.texture.images:
+        texture = material.texture.model_copy(update={"images": first_image(material.texture.images)})
+        material = material.model_copy(update={"texture": texture})
+    return material
+
+
+class MaterialsRandomizer(Randomizer):
+    name = "materials"
+    summary = (
+        "Principled BSDF ranges (color, roughness, metallic, emission); procedural textures (noise, checker, "
+        "voronoi, wave, brick, magic, gradient) with random scale, colors, distortion, bump; image textures "
+        "from a folder; material pools `{choice: [...]}`; the floor is an object too"
+    )
+    config_keys = "`material:` on any object"
+    demo = "scenes/demos/materials.yaml"
+
+    def sample(self, draw: FrameDraw) -> None:
+        for inst in draw.instances:
+            inst.spec.material = sample_material(inst.material, draw.streams, f"{inst.path}.material")
+
+    def off(self, config: SceneConfig) -> SceneConfig:
+        """Object and distractor materials and generator colors at their centers, first images of folders.
+
+        The most likely member of a material pool stands for the pool.
+        """
+        from simgen.generators import get_generator
+
+        objects = []
+        for obj in config.objects:
+            update: dict[str, Any] = {"material": frozen_material(obj.material)}
+            if obj.generator is not None:
+                colors = get_generator(obj.generator.type).slot_colors.values()
+                update["generator"] = obj.generator.model_copy(
+                    update={c: freeze(getattr(obj.generator, c)) for c in colors}
+                )
+            objects.append(obj.model_copy(update=update))
+        update = {"objects": objects}
+        if config.distractors is not None:
+            distractors = config.distractors.model_copy(
+                update={"material": frozen_material(config.distractors.material)}
+            )
+            update["distractors"] = distractors
+        return revalidate(config.model_copy(update=update), "without materials")
+
+
+# -- Blender back-end hook ----------------------------------------------------------------------------
+_UNBUILT = "<no graph yet>"
+TEXTURE_NODES = {
+    "noise": ("ShaderNodeTexNoise", "Fac"),
+    "checker": ("ShaderNodeTexChecker", "Fac"),
+    "voronoi": ("ShaderNodeTexVoronoi", "Distance"),
+    "wave": ("ShaderNodeTexWave", "Fac"),
+    "brick": ("ShaderNodeTexBrick", "Fac"),
+    "magic": ("ShaderNodeTexMagic", "Fac"),
+    "gradient": ("ShaderNodeTexGradient", "Fac"),
+}
+
+
+class BlenderMaterials:
+    """Keeps each object's material slots matching their MaterialSpecs (the back-end calls ``sync``).
+
+    A slot's node graph is rebuilt only when its texture type changes; values are set in place.
+    """
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.built: dict[tuple[int, int], str | None] = {}  # (object, slot) → texture type of its graph
+
+    def forget(self) -> None:
+        """The objects were rebuilt: every graph must be built again."""
+        self.built = {}
+
+    def sync(self, material: Any, spec: MaterialSpec, key: tuple[int, int]) -> None:
+        texture_type = spec.texture.type if spec.texture else None
+        if self.built.get(key, _UNBUILT) != texture_type:
+            build_material_nodes(material, texture_type)
+            self.built[key] = texture_type
+        self._set(material, spec)
+
+    def _set(self, material: Any, spec: MaterialSpec) -> None:
+        nodes = material.node_tree.nodes
+        bsdf = nodes["bsdf"]
+        color = (*spec.base_color, 1.0)
+        bsdf.inputs["Base Color"].default_value = color
+        bsdf.inputs["Roughness"].default_value = spec.roughness
+        bsdf.inputs["Metallic"].default_value = spec.metallic
+        bsdf.inputs["Emission Color"].default_value = color
+        bsdf.inputs["Emission Strength"].default_value = spec.emission
+        bsdf.inputs["Transmission Weight"].default_value = spec.transmission
+        material.diffuse_color = color  # viewport color, handy when inspecting a saved .blend
+        tex = spec.texture
+        if tex is None:
+            return
+        if tex.type == "image":
+            nodes["texture"].image = self.ctx.load_image(tex.image or "")
+            nodes["mapping"].inputs["Scale"].default_value = (tex.scale,) * 3
+            nodes["bump"].inputs["Strength"].default_value = tex.bump
+            return
+        mix = nodes["mix"]
+        mix.inputs["A"].default_value = color
+        mix.inputs["B"].default_value = (*tex.color, 1.0)
+        texture = nodes["texture"]
+        if "Scale" in texture.inputs:
+            texture.inputs["Scale"].default_value = tex.scale
+            nodes["mapping"].inputs["Scale"].default_value = (1.0, 1.0, 1.0)
+        else:  # gradient has no scale of its own
+            nodes["mapping"].inputs["Scale"].default_value = (tex.scale,) * 3
+        if "Distortion" in texture.inputs:
+            texture.inputs["Distortion"].default_value = tex.distortion
+        nodes["bump"].inputs["Strength"].default_value = tex.bump
+
+
+def build_material_nodes(material: Any, texture_type: str | None) -> None:
+    """(Re)build a Principled BSDF graph; with a texture, its pattern mixes two colors and drives bump."""
+    nodes, links = material.node_tree.nodes, material.node_tree.links
+    nodes.clear()
+    output = nodes.new("ShaderNodeOutputMaterial")
+    bsdf = nodes.new("ShaderNodeBsdfPrincipled")
+    bsdf.name = "bsdf"
+    links.new(bsdf.outputs["BSDF"], output.inputs["Surface"])
+    if texture_type is None:
+        return
+    coords = nodes.new("ShaderNodeTexCoord")
+    mapping = nodes.new("ShaderNodeMapping")
+    mapping.name = "mapping"
+    bump = nodes.new("ShaderNodeBump")
+    bump.name = "bump"
+    links.new(coords.outputs["Object"], mapping.inputs["Vector"])
+    links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
+    if texture_type == "image":
+        texture = nodes.new("ShaderNodeTexImage")
+        texture.name = "texture"
+        texture.projection = "BOX"  # no UVs needed: project from the object's own axes
+        texture.projection_blend = 0.2
+        links.new(mapping.outputs["Vector"], texture.inputs["Vector"])
+        links.new(texture.outputs["Color"], bsdf.inputs["Base Color"])
+        links.new(texture.outputs["Color"], bump.inputs["Height"])
+        return
+    node_type, output_name = TEXTURE_NODES[texture_type]
+    texture = nodes.new(node_type)
+    texture.name = "texture"
+    mix = nodes.new("ShaderNodeMix")
+    mix.name = "mix"
+    mix.data_type = "RGBA"
+    links.new(mapping.outputs["Vector"], texture.inputs["Vector"])
+    links.new(texture.outputs[output_name], mix.inputs["Factor"])
+    links.new(mix.outputs["Result"], bsdf.inputs["Base Color"])
+    links.new(texture.outputs[output_name], bump.inputs["Height"])
