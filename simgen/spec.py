@@ -198,21 +198,14 @@ class FrameSpec:
         return self.parts.get(name)
 
     def to_dict(self) -> dict[str, Any]:
-        """The record's ``spec``: the scene elements, then every randomizer part by name."""
+        """The record's ``spec``: the scene elements, then the part of every randomizer that is on."""
         data = asdict(self)
         del data["parts"]
         for name, part in self.parts.items():
-            data[name] = _part_dict(part)
-        if data["world"]["sky"] is None:  # legacy layout: an empty mapping when the world is no sky
-            data["world"]["sky"] = {}
+            if part is not None:
+                to_dict = getattr(part, "to_dict", None)
+                data[name] = to_dict() if to_dict is not None else asdict(part)
         return data
-
-
-def _part_dict(part: Any) -> Any:
-    if part is None:
-        return None
-    to_dict = getattr(part, "to_dict", None)
-    return to_dict() if to_dict is not None else asdict(part)
 
 
 def euler_xyz_to_matrix(angles_deg: Vec3 | list[float]) -> np.ndarray:

@@ -100,8 +100,8 @@ class PhysicsRandomizer(Randomizer):
 
     def sample(self, draw: FrameDraw) -> None:
         physics = draw.config.physics
-        enabled = physics is not None and physics.enabled
-        draw.parts[self.name] = PhysicsSpec(**physics.model_dump()) if enabled else None
+        if physics is not None and physics.enabled:
+            draw.parts[self.name] = PhysicsSpec(**physics.model_dump())
 
     def blender_hook(self, ctx: Any) -> PhysicsHook:
         return PhysicsHook(ctx)

@@ -92,7 +92,6 @@ class PostFxRandomizer(Randomizer):
     def sample(self, draw: FrameDraw) -> None:
         fx, s = draw.config.postfx, draw.streams
         if fx is None:
-            draw.parts[self.name] = None
             return
 
         def optional(name: str, value: Any, kind: type) -> Any:
