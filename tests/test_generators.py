@@ -91,3 +91,32 @@ def test_generators_build_unit_size_meshes(blender) -> None:
         corners = np.array([obj.matrix_world @ __import__("mathutils").Vector(c) for c in obj.bound_box])
         assert np.ptp(corners, axis=0).max() == pytest.approx(1.0, abs=1e-3), generator
         assert len(backend.render(spec).instance_ids.nonzero()[0]) > 100
+
+
+GENERATOR_PARAMS = [
+    {"type": "die", "bevel": 0.2, "pip_depth": 0.03},
+    {"type": "fruit", "elongation": 2.1, "flatten": 0.6, "taper": 0.4, "tip": 0.5},
+    {"type": "fruit", "elongation": 1.3, "wrinkles": 0.05, "wrinkle_scale": 9, "stem": 0.25},
+    {"type": "traffic_cone", "bottom_radius": 0.3},
+    {"type": "traffic_cone", "bottom_radius": 0.48, "top_radius": 0.02},
+    {"type": "inflatable_cube", "puff": 0.9},
+]
+
+
+@pytest.mark.blender
+@pytest.mark.parametrize("params", GENERATOR_PARAMS, ids=lambda p: p["type"])
+def test_generator_bounds_contain_the_built_mesh_tightly(blender, params: dict) -> None:
+    """Placement keeps instances apart with the generator's declared bounds, built without Blender: they
+    must contain the real mesh (no overlaps) and be no more than 8 % larger (no wasted room)."""
+    from simgen.generators import get_generator
+    from simgen.streams import Sampler
+
+    config = make_config(objects=[{"generator": params, "category": "thing"}])
+    generator = get_generator(params["type"])
+    drawn, _ = generator.sample(config.objects[0].generator, Sampler(0, 0), "objects[0]#0")
+    center, half = generator.local_bounds(drawn)
+    mesh = blender.build_generator_mesh(drawn)
+    co = np.array([v.co[:] for v in mesh.vertices])
+    lo, hi = co.min(axis=0), co.max(axis=0)
+    assert np.all(lo >= np.subtract(center, half) - 1e-6) and np.all(hi <= np.add(center, half) + 1e-6)
+    assert np.all(np.add(half, half) <= (hi - lo) * 1.08 + 1e-3), (half, (hi - lo) / 2)

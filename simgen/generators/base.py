@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
+
 from simgen.config.base import StrictModel
 from simgen.spec import Bounds, MaterialSpec
 from simgen.streams import Sampler
@@ -89,7 +91,11 @@ class Generator:
         return (self.name, *(round(float(getattr(drawn, p)), 6) for p in self.geometry_params))
 
     def local_bounds(self, drawn: Any) -> Bounds:
-        """(center, half extents) of the built mesh after the back-end normalized it (largest extent 1)."""
+        """(center, half extents) of the built mesh after the back-end normalized it (largest extent 1).
+
+        The default fits meshes that are as wide as they are deep and tall (a die, a cushion); others
+        return ``normalized_bounds`` of their own extents, so a flat or long shape gets a tight box.
+        """
         return UNIT_BOUNDS
 
     def slot(self, name: str) -> int:
@@ -99,3 +105,10 @@ class Generator:
     def build(self, bm: bmesh.types.BMesh, drawn: Any) -> None:  # pragma: no cover - abstract
         """Fill ``bm`` with the mesh of one draw; faces carry the material index of their slot."""
         raise NotImplementedError
+
+
+def normalized_bounds(extents: Any) -> Bounds:
+    """Local bounds of a mesh with these (x, y, z) extents once it is centered and its largest extent is 1."""
+    size = np.asarray(extents, dtype=float)
+    half = size / (2.0 * max(float(size.max()), 1e-12))
+    return ((0.0, 0.0, 0.0), (float(half[0]), float(half[1]), float(half[2])))

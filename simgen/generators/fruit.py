@@ -10,13 +10,18 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 from pydantic import Field
 
 from simgen.config.distributions import FloatValue
-from simgen.generators.base import DrawnParams, Generator, GeneratorParams
+from simgen.generators.base import DrawnParams, Generator, GeneratorParams, normalized_bounds
+from simgen.spec import Bounds
 
 if TYPE_CHECKING:
     import bmesh
+
+STEM_RADIUS = 0.03
+WRINKLE_NOISE_MAX = 1.5  # |noise(p) + 0.5 noise(2.3 p)|: Blender's Perlin noise stays within [-1, 1]
 
 
 class FruitParams(GeneratorParams):
@@ -56,6 +61,18 @@ class Fruit(Generator):
     Drawn = DrawnFruit
     geometry_params = ("elongation", "flatten", "taper", "tip", "wrinkles", "wrinkle_scale", "stem", "seed")
 
+    def local_bounds(self, drawn: DrawnFruit) -> Bounds:
+        """The deformed sphere's box (same vertices as ``build``), plus the wrinkles' largest push and
+        the stem: a long date gets a long box, not a cube."""
+        x, y, z = _deformed_sphere(drawn).T
+        reach = WRINKLE_NOISE_MAX * drawn.wrinkles
+        lo = np.array([x.min(), y.min(), z.min()]) - reach
+        hi = np.array([x.max(), y.max(), z.max()]) + reach
+        if drawn.stem > 0:
+            hi[0] = max(hi[0], x.max() + 0.9 * drawn.stem)
+            lo[1:], hi[1:] = np.minimum(lo[1:], -STEM_RADIUS), np.maximum(hi[1:], STEM_RADIUS)
+        return normalized_bounds(hi - lo)
+
     def build(self, bm: bmesh.types.BMesh, drawn: DrawnFruit) -> None:
         import bmesh
         from mathutils import Vector, noise
@@ -66,9 +83,7 @@ class Fruit(Generator):
         offset = Vector(((drawn.seed % 997) * 0.37, (drawn.seed % 991) * 0.53, (drawn.seed % 983) * 0.71))
         for vert in bm.verts:
             x, y, z = vert.co
-            t = x / 0.5  # -1 .. 1 along the long axis
-            width = 1.0 - drawn.taper * (t + 1) / 2  # pear: narrower towards +X
-            width *= 1.0 - drawn.tip * max(t, 0.0) ** 3  # pointed end
+            width = _width(x / 0.5, drawn)
             vert.co = Vector((x * elongation, y * width, z * width * flatten))
         bm.normal_update()
         if drawn.wrinkles > 0:
@@ -80,10 +95,33 @@ class Fruit(Generator):
             tip_x = max(v.co.x for v in bm.verts)
             matrix = _matrix_along_x(Vector((tip_x + drawn.stem * 0.4, 0.0, 0.0)))
             bmesh.ops.create_cone(
-                bm, cap_ends=True, segments=8, radius1=0.03, radius2=0.02, depth=drawn.stem, matrix=matrix
+                bm,
+                cap_ends=True,
+                segments=8,
+                radius1=STEM_RADIUS,
+                radius2=0.02,
+                depth=drawn.stem,
+                matrix=matrix,
             )
         for face in bm.faces:
             face.smooth = True
+
+
+def _width(t: Any, drawn: DrawnFruit) -> Any:
+    """Cross-section scale at ``t`` in [-1, 1] along the long axis: pear taper, then a pointed tip."""
+    width = 1.0 - drawn.taper * (t + 1) / 2  # pear: narrower towards +X
+    return width * (1.0 - drawn.tip * np.maximum(t, 0.0) ** 3)  # pointed end
+
+
+def _deformed_sphere(drawn: DrawnFruit) -> np.ndarray:
+    """The vertices ``build`` deforms (bmesh's 32 x 16 UV sphere: rings every 11.25°), deformed alike."""
+    theta, phi = np.meshgrid(np.radians(np.arange(0, 181, 11.25)), np.radians(np.arange(0, 360, 11.25)))
+    x = 0.5 * np.sin(theta) * np.cos(phi)
+    y = 0.5 * np.sin(theta) * np.sin(phi)
+    z = 0.5 * np.cos(theta)
+    width = _width(x / 0.5, drawn)
+    points = [x * max(drawn.elongation, 0.2), y * width, z * width * max(drawn.flatten, 0.1)]
+    return np.stack([c.ravel() for c in points], axis=1)
 
 
 def _matrix_along_x(location: Any) -> Any:

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from simgen.config.distributions import ColorValue, FloatValue
-from simgen.generators.base import DrawnParams, Generator, GeneratorParams
-from simgen.spec import Vec3
+from simgen.generators.base import DrawnParams, Generator, GeneratorParams, normalized_bounds
+from simgen.spec import Bounds, Vec3
 
 if TYPE_CHECKING:
     import bmesh
+
+BASE_SIDE, BASE_HEIGHT, CONE_HEIGHT = 0.8, 0.04, 0.95  # before the back-end scales the largest extent to 1
 
 
 class TrafficConeParams(GeneratorParams):
@@ -43,20 +45,25 @@ class TrafficCone(Generator):
     slot_colors: ClassVar[dict[str, str]] = {"stripe": "stripe_color"}
     geometry_params = ("top_radius", "bottom_radius")
 
+    def local_bounds(self, drawn: DrawnTrafficCone) -> Bounds:
+        """The base (0.8 square) or the cone's widest ring, whichever is wider; 0.99 tall."""
+        width = max(BASE_SIDE, 2 * drawn.bottom_radius, 2 * drawn.top_radius)
+        return normalized_bounds((width, width, BASE_HEIGHT + CONE_HEIGHT))
+
     def build(self, bm: bmesh.types.BMesh, drawn: DrawnTrafficCone) -> None:
         import bmesh
         from mathutils import Matrix
 
         stripe = self.slot("stripe")
-        bmesh.ops.create_cube(bm, size=1.0, matrix=Matrix.Diagonal((0.8, 0.8, 0.04, 1.0)))
+        bmesh.ops.create_cube(bm, size=1.0, matrix=Matrix.Diagonal((BASE_SIDE, BASE_SIDE, BASE_HEIGHT, 1.0)))
         bmesh.ops.create_cone(
             bm,
             cap_ends=True,
             segments=32,
             radius1=drawn.bottom_radius,
             radius2=drawn.top_radius,
-            depth=0.95,
-            matrix=Matrix.Translation((0, 0, 0.02 + 0.475)),
+            depth=CONE_HEIGHT,
+            matrix=Matrix.Translation((0, 0, BASE_HEIGHT / 2 + CONE_HEIGHT / 2)),
         )
         for face in bm.faces:
             z = face.calc_center_median().z
