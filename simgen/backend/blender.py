@@ -125,7 +125,13 @@ class BlenderBackend:
             bpy.ops.render.render(write_still=False)
         t2 = time.perf_counter()
         result = self._read_result(spec)
-        result.timings = {"sync": t1 - t0, "render": t2 - t1, "read": time.perf_counter() - t2}
+        t3 = time.perf_counter()
+        image_only = [h for h in self._hooks if getattr(h, "image_only", False) and h.active(spec)]
+        if image_only:
+            result.instance_ids, result.depth, result.normals = self._render_label_pass(spec, image_only)
+        result.timings = {"sync": t1 - t0, "render": t2 - t1, "read": t3 - t2}
+        if image_only:
+            result.timings["label_pass"] = time.perf_counter() - t3
         return result
 
     def mesh_bounds(self, path: str) -> Bounds:
@@ -209,21 +215,32 @@ class BlenderBackend:
 
     # -- reading passes -----------------------------------------------------------------------------
     def _read_result(self, spec: FrameSpec) -> RenderResult:
-        image = bpy.data.images["Render Result"]
-        exr_path, png_path = self._scratch / "passes.exr", self._scratch / "rgb.png"
+        ids, depth, normals = self._read_passes(spec)
+        return RenderResult(rgb=self._read_rgb(), instance_ids=ids, depth=depth, normals=normals)
+
+    def _read_rgb(self) -> np.ndarray:
+        png_path = self._scratch / "rgb.png"
         settings = self.scene.render.image_settings
-        settings.media_type = "MULTI_LAYER_IMAGE"
-        settings.file_format = "OPEN_EXR_MULTILAYER"
-        settings.color_depth = "32"
-        settings.exr_codec = "NONE"
-        image.save_render(str(exr_path), scene=self.scene)
         settings.media_type = "IMAGE"
         settings.file_format = "PNG"
         settings.color_mode = "RGB"
         settings.color_depth = "8"
         settings.compression = 0
-        image.save_render(str(png_path), scene=self.scene)
+        bpy.data.images["Render Result"].save_render(str(png_path), scene=self.scene)
+        bgr = cv2.imread(str(png_path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise RuntimeError(f"Blender did not write a readable image to {png_path}")
+        return np.ascontiguousarray(bgr[:, :, ::-1])
 
+    def _read_passes(self, spec: FrameSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(instance ids uint16, depth float32 meters, world normals float32) of the last render."""
+        exr_path = self._scratch / "passes.exr"
+        settings = self.scene.render.image_settings
+        settings.media_type = "MULTI_LAYER_IMAGE"
+        settings.file_format = "OPEN_EXR_MULTILAYER"
+        settings.color_depth = "32"
+        settings.exr_codec = "NONE"
+        bpy.data.images["Render Result"].save_render(str(exr_path), scene=self.scene)
         channels = _read_exr_channels(exr_path)
         ids = np.rint(_channel(channels, "Object Index.X")).astype(np.int64)
         known = {0, *(o.instance_id for o in spec.objects)}
@@ -233,15 +250,30 @@ class BlenderBackend:
         depth = _channel(channels, "Depth.Z").astype(np.float32)
         depth[depth >= BACKGROUND_DEPTH] = 0.0
         normals = np.stack([_channel(channels, f"Normal.{a}") for a in "XYZ"], axis=-1).astype(np.float32)
-        bgr = cv2.imread(str(png_path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise RuntimeError(f"Blender did not write a readable image to {png_path}")
-        return RenderResult(
-            rgb=np.ascontiguousarray(bgr[:, :, ::-1]),
-            instance_ids=ids.astype(np.uint16),
-            depth=depth,
-            normals=normals,
-        )
+        return ids.astype(np.uint16), depth, normals
+
+    def _render_label_pass(
+        self, spec: FrameSpec, hooks: list[Any]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Instance ids, depth and normals from a 1-sample render with the image-only effects switched off.
+
+        Volumes and motion blur move a camera ray's first hit off the surface it looks at (a scatter
+        event in fog ends the ray early), so the label passes of the beauty render would disagree with
+        the scene; the labels come from a render of the same frame without them instead.
+        """
+        cycles = self.scene.cycles
+        saved = (cycles.samples, cycles.use_denoising, cycles.max_bounces)
+        cycles.samples, cycles.use_denoising, cycles.max_bounces = 1, False, 0
+        for hook in hooks:
+            hook.set_enabled(spec, False)
+        try:
+            with silence_stdout():
+                bpy.ops.render.render(write_still=False)
+            return self._read_passes(spec)
+        finally:
+            for hook in hooks:
+                hook.set_enabled(spec, True)
+            cycles.samples, cycles.use_denoising, cycles.max_bounces = saved
 
 
 def _read_exr_channels(path: Path) -> dict[str, np.ndarray]:

@@ -69,7 +69,13 @@ class FrameDraw:
 
 
 class BlenderHook(Protocol):
-    """Applies one randomizer's part of a frame to the live Blender scene (built once per worker)."""
+    """Applies one randomizer's part of a frame to the live Blender scene (built once per worker).
+
+    A hook whose effect only changes how the image looks and would disturb the label passes (a volume
+    scatters camera rays before they reach a surface) also sets ``image_only = True`` and implements
+    ``active(spec)`` and ``set_enabled(spec, on)``: the back-end then takes the instance, depth and
+    normal maps from a 1-sample render of the frame with the effect switched off.
+    """
 
     moves_objects: bool  # the back-end re-syncs object transforms after it (physics settles them)
 
