@@ -11,6 +11,7 @@ from simgen.config.base import StrictModel
 from simgen.randomizers.base import Randomizer
 from simgen.randomizers.camera import CameraRandomizer
 from simgen.randomizers.distractors import DistractorsRandomizer
+from simgen.randomizers.fog import FogRandomizer
 from simgen.randomizers.lighting import LightingRandomizer
 from simgen.randomizers.materials import MaterialsRandomizer
 from simgen.randomizers.physics import PhysicsRandomizer
@@ -29,6 +30,7 @@ REGISTRY: dict[str, Randomizer] = {
         PoseRandomizer(),
         PostFxRandomizer(),
         PhysicsRandomizer(),
+        FogRandomizer(),
     )
 }
 
