@@ -15,10 +15,11 @@ from simgen.labels import with_grown_boxes
 from simgen.writers.base import LabelSet, WriteOptions, Writer
 from simgen.writers.bop import BopWriter
 from simgen.writers.coco import CocoPolygonsWriter, CocoWriter, build_coco
+from simgen.writers.voc import VocWriter
 from simgen.writers.yolo import YoloWriter
 
 REGISTRY: dict[str, Writer] = {
-    w.name: w for w in (CocoWriter(), CocoPolygonsWriter(), YoloWriter(), BopWriter())
+    w.name: w for w in (CocoWriter(), CocoPolygonsWriter(), YoloWriter(), BopWriter(), VocWriter())
 }
 """Every label format by its ``--format`` name."""
 

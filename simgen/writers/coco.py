@@ -12,8 +12,9 @@ shards merges into exactly the file a single-process build would have written.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +176,8 @@ class CocoWriter(Writer):
     def write(self, labels: LabelSet, out: Path, options: WriteOptions) -> list[Path]:
         if labels.source is not None and out.resolve() == labels.source.resolve():
             raise SimgenError(f"{out}: refusing to overwrite the labels being converted; pass --out")
-        write_json_atomic(out, build_coco(labels.records, labels.categories, labels.info, self.polygons))
+        records = rebased(labels.records, labels.root, out.parent)
+        write_json_atomic(out, build_coco(records, labels.categories, labels.info, self.polygons))
         return [out]
 
     def claims(self, path: Path) -> bool:
@@ -185,6 +187,20 @@ class CocoWriter(Writer):
         coco = read_coco(path)
         info = {k: v for k, v in coco.data.get("info", {}).items() if k not in ("description", "version")}
         return LabelSet(records_from_coco(coco.data), coco.data["categories"], coco.root, info, coco.path)
+
+
+def rebased(records: list[ImageRecord], root: Path, folder: Path) -> list[ImageRecord]:
+    """Records whose file paths, relative to ``root``, are made relative to ``folder`` (where the json goes)."""
+    if root.resolve() == folder.resolve():
+        return records
+
+    def move(name: str) -> str:
+        return os.path.relpath((root / name).resolve(), folder.resolve())
+
+    return [
+        replace(r, file_name=move(r.file_name), extra_files={k: move(v) for k, v in r.extra_files.items()})
+        for r in records
+    ]
 
 
 class CocoPolygonsWriter(CocoWriter):
