@@ -1,4 +1,4 @@
-"""Pascal VOC writer and reader: XML per image, VOC's 1-based inclusive boxes, and a lossless box round trip."""
+"""Pascal VOC writer and reader: XML per image, 1-based inclusive boxes, a lossless box round trip."""
 
 from __future__ import annotations
 

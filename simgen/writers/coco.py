@@ -190,7 +190,7 @@ class CocoWriter(Writer):
 
 
 def rebased(records: list[ImageRecord], root: Path, folder: Path) -> list[ImageRecord]:
-    """Records whose file paths, relative to ``root``, are made relative to ``folder`` (where the json goes)."""
+    """Records whose file paths, relative to ``root``, are made relative to ``folder`` (the json's)."""
     if root.resolve() == folder.resolve():
         return records
 
