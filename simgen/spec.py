@@ -131,6 +131,7 @@ class TextureSpec:
     distortion: float
     bump: float
     image: str | None = None  # type image
+    mapping: str = "box"  # box: projected from the object's own axes; uv: the mesh's UV map
 
 
 @dataclass

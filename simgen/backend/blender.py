@@ -450,21 +450,27 @@ def _normalize(bm: bmesh.types.BMesh) -> None:
 
 
 def _primitive_mesh(shape: str) -> bpy.types.Mesh:
-    """A primitive whose largest extent is 1 m, centered on its origin."""
+    """A primitive whose largest extent is 1 m, centered on its origin, with Blender's default UV map
+    (cube: the six faces unfolded as a cross; plane: the unit square; spheres, cylinder, cone: wrapped)."""
     bm = bmesh.new()
+    bm.loops.layers.uv.new("UVMap")
     smooth = shape in ("sphere", "ico_sphere", "cylinder", "cone", "torus")
     if shape == "cube":
-        bmesh.ops.create_cube(bm, size=1.0)
+        bmesh.ops.create_cube(bm, size=1.0, calc_uvs=True)
     elif shape == "sphere":
-        bmesh.ops.create_uvsphere(bm, u_segments=48, v_segments=24, radius=0.5)
+        bmesh.ops.create_uvsphere(bm, u_segments=48, v_segments=24, radius=0.5, calc_uvs=True)
     elif shape == "ico_sphere":
-        bmesh.ops.create_icosphere(bm, subdivisions=3, radius=0.5)
+        bmesh.ops.create_icosphere(bm, subdivisions=3, radius=0.5, calc_uvs=True)
     elif shape == "cylinder":
-        bmesh.ops.create_cone(bm, cap_ends=True, segments=48, radius1=0.5, radius2=0.5, depth=1.0)
+        bmesh.ops.create_cone(
+            bm, cap_ends=True, segments=48, radius1=0.5, radius2=0.5, depth=1.0, calc_uvs=True
+        )
     elif shape == "cone":
-        bmesh.ops.create_cone(bm, cap_ends=True, segments=48, radius1=0.5, radius2=0.0, depth=1.0)
+        bmesh.ops.create_cone(
+            bm, cap_ends=True, segments=48, radius1=0.5, radius2=0.0, depth=1.0, calc_uvs=True
+        )
     elif shape == "plane":
-        bmesh.ops.create_grid(bm, x_segments=1, y_segments=1, size=0.5)
+        bmesh.ops.create_grid(bm, x_segments=1, y_segments=1, size=0.5, calc_uvs=True)
     elif shape == "torus":
         _add_torus(bm, major=0.375, minor=0.125, major_segments=48, minor_segments=16)
     else:

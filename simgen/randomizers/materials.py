@@ -15,7 +15,7 @@ colored parts of generators (their ``*_color`` slots).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
@@ -41,6 +41,11 @@ class Texture(StrictModel):
     distortion: FloatValue = 0.0
     bump: FloatValue = Field(0.0, description="Bump strength from the same pattern (0 = flat).")
     images: str | None = Field(None, description="type image: an image file or a folder to choose from.")
+    mapping: Literal["box", "uv"] = Field(
+        "box",
+        description="box: projected from the object's own axes (no UVs needed); uv: the mesh's own UV "
+        "map (textured mesh files, generator labels).",
+    )
 
     @model_validator(mode="after")
     def _images_for_image_type(self) -> Texture:
@@ -103,6 +108,7 @@ def _sample_texture(t: Texture | None, s: Any, p: str) -> TextureSpec | None:
         distortion=s.float(f"{p}.distortion", t.distortion),
         bump=s.float(f"{p}.bump", t.bump),
         image=choose_file(s, f"{p}.images", t.images) if texture_type == "image" else None,
+        mapping=t.mapping,
     )
 
 
@@ -175,17 +181,17 @@ class BlenderMaterials:
 
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
-        self.built: dict[tuple[int, int], str | None] = {}  # (object, slot) → texture type of its graph
+        self.built: dict[tuple[int, int], Any] = {}  # (object, slot) → (texture type, mapping) of its graph
 
     def forget(self) -> None:
         """The objects were rebuilt: every graph must be built again."""
         self.built = {}
 
     def sync(self, material: Any, spec: MaterialSpec, key: tuple[int, int]) -> None:
-        texture_type = spec.texture.type if spec.texture else None
-        if self.built.get(key, _UNBUILT) != texture_type:
-            build_material_nodes(material, texture_type)
-            self.built[key] = texture_type
+        graph = (spec.texture.type, spec.texture.mapping) if spec.texture else None
+        if self.built.get(key, _UNBUILT) != graph:
+            build_material_nodes(material, *(graph or (None, "box")))
+            self.built[key] = graph
         self._set(material, spec)
 
     def _set(self, material: Any, spec: MaterialSpec) -> None:
@@ -221,8 +227,11 @@ class BlenderMaterials:
         nodes["bump"].inputs["Strength"].default_value = tex.bump
 
 
-def build_material_nodes(material: Any, texture_type: str | None) -> None:
-    """(Re)build a Principled BSDF graph; with a texture, its pattern mixes two colors and drives bump."""
+def build_material_nodes(material: Any, texture_type: str | None, mapping: str = "box") -> None:
+    """(Re)build a Principled BSDF graph; with a texture, its pattern mixes two colors and drives bump.
+
+    Texture coordinates: the object's own (box-projected for images), or its UV map (``mapping: uv``).
+    """
     nodes, links = material.node_tree.nodes, material.node_tree.links
     nodes.clear()
     output = nodes.new("ShaderNodeOutputMaterial")
@@ -232,18 +241,19 @@ def build_material_nodes(material: Any, texture_type: str | None) -> None:
     if texture_type is None:
         return
     coords = nodes.new("ShaderNodeTexCoord")
-    mapping = nodes.new("ShaderNodeMapping")
-    mapping.name = "mapping"
+    mapping_node = nodes.new("ShaderNodeMapping")
+    mapping_node.name = "mapping"
     bump = nodes.new("ShaderNodeBump")
     bump.name = "bump"
-    links.new(coords.outputs["Object"], mapping.inputs["Vector"])
+    links.new(coords.outputs["UV" if mapping == "uv" else "Object"], mapping_node.inputs["Vector"])
     links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
     if texture_type == "image":
         texture = nodes.new("ShaderNodeTexImage")
         texture.name = "texture"
-        texture.projection = "BOX"  # no UVs needed: project from the object's own axes
-        texture.projection_blend = 0.2
-        links.new(mapping.outputs["Vector"], texture.inputs["Vector"])
+        if mapping == "box":
+            texture.projection = "BOX"  # no UVs needed: project from the object's own axes
+            texture.projection_blend = 0.2
+        links.new(mapping_node.outputs["Vector"], texture.inputs["Vector"])
         links.new(texture.outputs["Color"], bsdf.inputs["Base Color"])
         links.new(texture.outputs["Color"], bump.inputs["Height"])
         return
@@ -253,7 +263,7 @@ def build_material_nodes(material: Any, texture_type: str | None) -> None:
     mix = nodes.new("ShaderNodeMix")
     mix.name = "mix"
     mix.data_type = "RGBA"
-    links.new(mapping.outputs["Vector"], texture.inputs["Vector"])
+    links.new(mapping_node.outputs["Vector"], texture.inputs["Vector"])
     links.new(texture.outputs[output_name], mix.inputs["Factor"])
     links.new(mix.outputs["Result"], bsdf.inputs["Base Color"])
     links.new(texture.outputs[output_name], bump.inputs["Height"])

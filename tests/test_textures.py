@@ -1,0 +1,67 @@
+"""Textures on rendered surfaces: where an image lands (UV and box mapping), read back from the pixels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import make_config
+
+from simgen.sampling import sample_frame
+
+pytestmark = pytest.mark.blender
+
+QUADRANTS = {
+    "top_left": (230, 30, 30),
+    "top_right": (30, 200, 30),
+    "bottom_left": (30, 30, 230),
+    "bottom_right": (230, 230, 30),
+}
+
+
+def quadrant_image(path: Path) -> Path:
+    """A 64 x 64 RGB image: red top-left, green top-right, blue bottom-left, yellow bottom-right."""
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[:32, :32], image[:32, 32:] = QUADRANTS["top_left"], QUADRANTS["top_right"]
+    image[32:, :32], image[32:, 32:] = QUADRANTS["bottom_left"], QUADRANTS["bottom_right"]
+    cv2.imwrite(str(path), image[:, :, ::-1])
+    return path
+
+
+def test_uv_mapped_image_keeps_its_orientation_on_a_plane(blender, tmp_path: Path) -> None:
+    """A plane seen from above (image up = world +y) shows the image the right way up: its UV map puts
+    the file's top-left corner at the plane's -x/+y corner."""
+    image = quadrant_image(tmp_path / "quadrants.png")
+    config = make_config(
+        render={"resolution": [64, 64], "samples": 8, "view_transform": "Standard", "max_bounces": 1},
+        camera={"location": [0, 0, 3], "look_at": [0, 0, 0], "up": [0, 1, 0], "fov": 20},
+        lights=[],
+        world={"color": [1, 1, 1], "strength": 1.0},
+        objects=[
+            {
+                "shape": "plane",
+                "category": "card",
+                "size": 1.0,
+                "material": {
+                    "roughness": 1.0,
+                    "texture": {"type": "image", "images": str(image), "mapping": "uv"},
+                },
+            }
+        ],
+    )
+    result = blender.BlenderBackend(config.render).render(sample_frame(config, 0))
+    ys, xs = np.nonzero(result.instance_ids == 1)
+    y0, y1, x0, x1 = ys.min(), ys.max(), xs.min(), xs.max()
+    h, w = y1 - y0, x1 - x0
+    seen = {
+        "top_left": result.rgb[y0 + h // 4, x0 + w // 4],
+        "top_right": result.rgb[y0 + h // 4, x1 - w // 4],
+        "bottom_left": result.rgb[y1 - h // 4, x0 + w // 4],
+        "bottom_right": result.rgb[y1 - h // 4, x1 - w // 4],
+    }
+    for name, rgb in seen.items():
+        expected = np.array(QUADRANTS[name], float)
+        assert np.argmax(rgb) == np.argmax(expected) or name == "bottom_right", (name, rgb)
+        assert np.corrcoef(rgb.astype(float), expected)[0, 1] > 0.9, (name, rgb, expected)
