@@ -4,6 +4,7 @@ All procedural (numpy + OpenCV), so the project may redistribute them:
 - textures/*.png: tileable-ish material images for ``texture: {type: image}``.
 - environments/*.hdr: small equirectangular HDR environments for ``world: {type: image}``.
 - backplates/*.jpg: cluttered photo-like backgrounds for ``world.backplate``.
+- labels/*.png: shipping labels (text lines, a barcode, a colored mark) for the carton generator.
 """
 
 from __future__ import annotations
@@ -67,6 +68,27 @@ def backplate(rng: np.random.Generator) -> np.ndarray:
     return (np.clip(img, 0, 1) * 255).astype(np.uint8)
 
 
+def shipping_label(rng: np.random.Generator, portrait: bool) -> np.ndarray:
+    """A white label with a colored mark, gray "text" lines and a barcode (no real text or logos)."""
+    h, w = (360, 260) if portrait else (240, 360)
+    img = np.full((h, w, 3), 0.96, np.float32)
+    cv2.rectangle(img, (4, 4), (w - 5, h - 5), (0.1, 0.1, 0.1), 2)
+    mark = tuple(float(c) for c in rng.uniform(0.1, 0.9, 3))
+    cv2.rectangle(img, (14, 14), (14 + w // 4, 14 + h // 6), mark, -1)
+    y = 24 + h // 6
+    while y < h * 0.62:
+        length = int(rng.integers(w // 3, w - 40))
+        cv2.rectangle(img, (16, y), (16 + length, y + 7), (0.25, 0.25, 0.25), -1)
+        y += int(rng.integers(14, 22))
+    x, top = 18, int(h * 0.68)
+    while x < w - 20:
+        bar = int(rng.integers(1, 5))
+        if rng.random() < 0.55:
+            cv2.rectangle(img, (x, top), (x + bar, h - 18), (0.02, 0.02, 0.02), -1)
+        x += bar + 1
+    return (np.clip(img, 0, 1) * 255).astype(np.uint8)
+
+
 def main() -> None:
     rng = np.random.default_rng(2026)
     (HERE / "textures").mkdir(exist_ok=True)
@@ -87,6 +109,10 @@ def main() -> None:
             backplate(rng)[:, :, ::-1],
             [cv2.IMWRITE_JPEG_QUALITY, 85],
         )
+    (HERE / "labels").mkdir(exist_ok=True)
+    label_rng = np.random.default_rng(7)  # its own stream: the images above stay as they were
+    for k, portrait in enumerate((False, True, False)):
+        cv2.imwrite(str(HERE / "labels" / f"label_{k}.png"), shipping_label(label_rng, portrait)[:, :, ::-1])
     print("wrote", sorted(str(p.relative_to(HERE)) for p in HERE.rglob("*.*") if p.suffix != ".py"))
 
 

@@ -82,7 +82,9 @@ def _instance(obj: SceneObject, s: Sampler, p: str, name: str) -> InstanceDraw:
         extra_materials=slots,
         category_rule=obj.category_rule,
     )
-    size = obj.size if obj.size is not None else (1.0 if obj.mesh is None else None)
+    size = obj.size
+    if size is None and obj.mesh is None:  # primitives are 1 m; generators know their own size
+        size = 1.0 if generator is None else get_generator(generator.type).natural_size(generator)
     return InstanceDraw(p, spec, obj.material, size, obj.location, obj.rotation, obj.scale, obj.placement)
 
 

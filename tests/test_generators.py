@@ -100,6 +100,8 @@ GENERATOR_PARAMS = [
     {"type": "traffic_cone", "bottom_radius": 0.3},
     {"type": "traffic_cone", "bottom_radius": 0.48, "top_radius": 0.02},
     {"type": "inflatable_cube", "puff": 0.9},
+    {"type": "carton", "width": 0.6, "depth": 0.25, "height": 0.3, "bevel": 0.02},
+    {"type": "carton", "width": 0.2, "depth": 0.4, "height": 0.15, "tape_width": 0.05},
 ]
 
 

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from simgen.config.files import IMAGE_SUFFIXES, list_images
 from simgen.config.schema import SceneConfig
 from simgen.errors import ConfigError
+from simgen.generators import get_generator
 from simgen.randomizers.materials import pool_fields
 
 # Tags of the distribution unions: they show up in pydantic's error locations but are not config keys.
@@ -77,6 +78,10 @@ def resolve_asset_paths(config: SceneConfig, base_dir: Path, source: str | Path)
     for i, obj in enumerate(config.objects):
         obj.mesh = resolve(obj.mesh, f"objects[{i}].mesh")
         resolve_textures(obj.material, f"objects[{i}].material")
+        if obj.generator is not None:
+            for name in get_generator(obj.generator.type).file_params:
+                where = f"objects[{i}].generator.{name}"
+                setattr(obj.generator, name, resolve(getattr(obj.generator, name), where, True))
     config.world.images = resolve(config.world.images, "world.images", True)
     config.world.backplate = resolve(config.world.backplate, "world.backplate", True)
     if config.distractors is not None:

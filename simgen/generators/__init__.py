@@ -11,12 +11,15 @@ from typing import Annotated, Any, Union
 from pydantic import Field
 
 from simgen.generators.base import Generator, LabelRule
+from simgen.generators.carton import Carton
 from simgen.generators.die import Die
 from simgen.generators.fruit import Fruit
 from simgen.generators.inflatable_cube import InflatableCube
 from simgen.generators.traffic_cone import TrafficCone
 
-REGISTRY: dict[str, Generator] = {g.name: g for g in (Die(), Fruit(), TrafficCone(), InflatableCube())}
+REGISTRY: dict[str, Generator] = {
+    g.name: g for g in (Die(), Fruit(), TrafficCone(), InflatableCube(), Carton())
+}
 """Every generator by its ``type`` name, in the order the docs list them."""
 
 RULES: dict[str, LabelRule] = {g.rule.name: g.rule for g in REGISTRY.values() if g.rule is not None}

@@ -69,26 +69,48 @@ class Generator:
     material_slots: ClassVar[tuple[str, ...]] = ("body",)
     slot_colors: ClassVar[dict[str, str]] = {}  # slot name → the color parameter that colors it
     geometry_params: ClassVar[tuple[str, ...]] = ()  # drawn values that change the mesh
+    file_params: ClassVar[tuple[str, ...]] = ()  # image file-or-folder parameters (one file per instance)
+    choice_params: ClassVar[tuple[str, ...]] = ()  # parameters that are names (or a choice of names)
     rule: ClassVar[LabelRule | None] = None
 
     def sample(self, params: GeneratorParams, streams: Sampler, path: str) -> tuple[Any, list[MaterialSpec]]:
-        """One draw of every parameter, and the plain materials of slots 1.. in slot order."""
+        """One draw of every parameter, and the materials of slots 1.. in slot order."""
         values: dict[str, Any] = {
             "type": self.name,
             "seed": streams.index_of(f"{path}.generator.seed", 2**31),
         }
-        colors = set(self.slot_colors.values())
         for name in type(params).model_fields:
-            if name == "type":
-                continue
-            value, where = getattr(params, name), f"{path}.generator.{name}"
-            values[name] = streams.color(where, value) if name in colors else streams.float(where, value)
-        slots = [MaterialSpec.plain(values[self.slot_colors[slot]]) for slot in self.material_slots[1:]]
-        return self.Drawn(**values), slots
+            if name != "type":
+                values[name] = self._draw(name, getattr(params, name), streams, f"{path}.generator.{name}")
+        drawn = self.Drawn(**values)
+        return drawn, self.slot_materials(drawn)
+
+    def _draw(self, name: str, value: Any, streams: Sampler, where: str) -> Any:
+        if name in self.slot_colors.values():
+            return streams.color(where, value)
+        if name in self.file_params:
+            from simgen.config.files import list_images
+
+            files = list_images(value) if value else []
+            return str(files[streams.index_of(where, len(files))]) if files else None
+        if name in self.choice_params:
+            return str(streams.value(where, value))
+        return streams.float(where, value)
+
+    def slot_materials(self, drawn: Any) -> list[MaterialSpec]:
+        """Materials of slots 1..: a plain material in each slot's drawn color (override for images)."""
+        return [
+            MaterialSpec.plain(getattr(drawn, self.slot_colors[slot])) for slot in self.material_slots[1:]
+        ]
+
+    def natural_size(self, drawn: Any) -> float:
+        """The instance's largest extent in meters when the config gives no ``size`` (default 1 m)."""
+        return 1.0
 
     def geometry_key(self, drawn: Any) -> tuple[Any, ...]:
         """What identifies the mesh of a draw (instances with equal keys share one mesh)."""
-        return (self.name, *(round(float(getattr(drawn, p)), 6) for p in self.geometry_params))
+        values = (getattr(drawn, p) for p in self.geometry_params)
+        return (self.name, *(v if isinstance(v, str) or v is None else round(float(v), 6) for v in values))
 
     def local_bounds(self, drawn: Any) -> Bounds:
         """(center, half extents) of the built mesh after the back-end normalized it (largest extent 1).
