@@ -37,12 +37,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def timed_runner(inner: Callable[..., None], stamps: list[float]) -> Callable[..., None]:
     """Wrap a build runner to note when each image is committed."""
 
-    def run(config: Any, out_dir: Path, pending: list[int], on_done: Callable[[Any], None]) -> None:
-        def done(result: Any) -> None:
+    def run(config: Any, pending: list[int], on_rendered: Callable[[Any], None]) -> None:
+        def done(image: Any) -> None:
+            on_rendered(image)
             stamps.append(time.perf_counter())
-            on_done(result)
 
-        inner(config, out_dir, pending, done)
+        inner(config, pending, done)
 
     return run
 

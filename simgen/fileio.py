@@ -55,7 +55,14 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
 
 def write_json_atomic(path: str | Path, data: Any, indent: int | None = None) -> None:
-    write_text_atomic(path, json.dumps(data, indent=indent, separators=None if indent else (",", ":")))
+    """Valid JSON only: a NaN or infinity anywhere is an error, never a bare ``NaN`` in the file."""
+    try:
+        text = json.dumps(data, indent=indent, separators=None if indent else (",", ":"), allow_nan=False)
+    except ValueError:
+        raise SimgenError(
+            f"{path}: refusing to write a value that is not a finite number (NaN or infinity)"
+        ) from None
+    write_text_atomic(path, text)
 
 
 def write_image_atomic(path: str | Path, image: np.ndarray, jpeg_quality: int = 95) -> None:

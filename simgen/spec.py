@@ -11,7 +11,9 @@ its unit and the frame keeps it in ``parts`` under the randomizer's name.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -198,15 +200,42 @@ class FrameSpec:
         """A randomizer's part of this frame (e.g. ``"postfx"``), or None where it is off."""
         return self.parts.get(name)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The record's ``spec``: the scene elements, then the part of every randomizer that is on."""
+    def to_dict(self, asset_root: str | Path | None = None) -> dict[str, Any]:
+        """The record's ``spec``: the scene elements, then the part of every randomizer that is on.
+
+        With ``asset_root`` (the config file's folder) asset paths are written relative to it, so a
+        project moved elsewhere writes the same records.
+        """
         data = asdict(self)
         del data["parts"]
         for name, part in self.parts.items():
             if part is not None:
                 to_dict = getattr(part, "to_dict", None)
                 data[name] = to_dict() if to_dict is not None else asdict(part)
+        if asset_root is not None:
+            _relative_asset_paths(data, str(asset_root))
         return data
+
+
+def _relative_asset_paths(data: dict[str, Any], root: str) -> None:
+    """Rewrite the asset paths of a spec dict (meshes, texture images, environments, backplates, files
+    of generator parameters) relative to ``root``."""
+
+    def rel(path: Any) -> Any:
+        return os.path.relpath(path, root) if isinstance(path, str) and os.path.isabs(path) else path
+
+    world = data["world"]
+    world["image"], world["backplate"] = rel(world["image"]), rel(world["backplate"])
+    for obj in data["objects"]:
+        obj["mesh"] = rel(obj["mesh"])
+        for material in [obj["material"], *obj["extra_materials"]]:
+            if material and material.get("texture"):
+                material["texture"]["image"] = rel(material["texture"]["image"])
+        if obj["generator"] is not None:
+            from simgen.generators import get_generator
+
+            for name in get_generator(obj["generator"]["type"]).file_params:
+                obj["generator"][name] = rel(obj["generator"][name])
 
 
 def euler_xyz_to_matrix(angles_deg: Vec3 | list[float]) -> np.ndarray:

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simgen.build.frame import Done
+from simgen.build.frame import Done, RenderedImage, commit_image
 from simgen.build.local import Runner, local_runner
 from simgen.build.merge import merge_dataset, missing_indices
-from simgen.build.output import prepare_output
+from simgen.build.output import check_output_dir, output_folder
 from simgen.build.records import read_records, remove_stale_temps
 from simgen.config.schema import SceneConfig
 from simgen.errors import SimgenError
@@ -84,19 +84,22 @@ def build_dataset(
 ) -> BuildSummary:
     """Render the images in ``indices`` (default: all) that are not done yet, then merge if complete.
 
-    ``workers``/``threads`` configure the local process pool; ``runner`` replaces it (e.g. Ray).
+    ``workers``/``threads`` configure the local process pool; ``runner`` replaces it (e.g. Ray). A build
+    that fails before its first image is written leaves the folder as it found it.
     """
-    out_dir = Path(out_dir)
-    digest = prepare_output(config, out_dir)
+    out_dir = check_output_dir(out_dir)
     wanted = list(dict.fromkeys(range(config.scene.num_images) if indices is None else indices))
     outside = [i for i in wanted if not 0 <= i < config.scene.num_images]
     if outside:
         raise SimgenError(f"image indices {outside[:5]} are outside 0..{config.scene.num_images - 1}")
-    done = read_records(out_dir, wanted)
-    pending = [i for i in wanted if i not in done]
-    remove_stale_temps(out_dir, pending)
-    start = time.perf_counter()
-    results = _render_pending(config, out_dir, pending, progress, runner or local_runner(workers, threads))
+    with output_folder(config, out_dir) as digest:
+        done = read_records(out_dir, wanted)
+        pending = [i for i in wanted if i not in done]
+        remove_stale_temps(out_dir, pending)
+        start = time.perf_counter()
+        results = _render_pending(
+            config, out_dir, digest, pending, progress, runner or local_runner(workers, threads)
+        )
     summary = BuildSummary(
         out_dir=out_dir,
         requested=len(wanted),
@@ -119,8 +122,9 @@ def build_dataset(
 
 
 def _render_pending(
-    config: SceneConfig, out_dir: Path, pending: list[int], progress: bool, runner: Runner
+    config: SceneConfig, out_dir: Path, digest: str, pending: list[int], progress: bool, runner: Runner
 ) -> list[Done]:
+    """Hand the pending images to the runner and write each one it renders, with a progress bar."""
     from tqdm import tqdm
 
     if not pending:
@@ -129,12 +133,16 @@ def _render_pending(
     instances = 0
     with tqdm(total=len(pending), desc="render", unit="img", disable=not progress, dynamic_ncols=True) as bar:
 
-        def on_done(done: Done) -> None:
+        def on_rendered(image: RenderedImage) -> None:
             nonlocal instances
+            done = commit_image(out_dir, image, digest)
             results.append(done)
             instances += done.instances
             bar.update(1)
             bar.set_postfix(instances=instances, refresh=False)
 
-        runner(config, out_dir, pending, on_done)
+        try:
+            runner(config, pending, on_rendered)
+        except SimgenError as exc:
+            raise SimgenError(f"{config.source or out_dir}: {exc}") from None
     return sorted(results, key=lambda d: d.index)

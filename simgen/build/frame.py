@@ -53,7 +53,7 @@ def render_image(renderer: Renderer, config: SceneConfig, index: int) -> Rendere
         width=int(result.rgb.shape[1]),
         height=int(result.rgb.shape[0]),
         file_name=f"images/{stem}.{ext}",
-        spec=spec.to_dict(),
+        spec=spec.to_dict(asset_root=config.asset_root),
     )
     annotate(record, result, spec, config, renderer)
     files = {record.file_name: encode_image(record.file_name, result.rgb, config.render.jpeg_quality)}
@@ -77,16 +77,17 @@ def render_image(renderer: Renderer, config: SceneConfig, index: int) -> Rendere
     return RenderedImage(record, files, renderer.provenance())
 
 
-def commit_image(out_dir: Path, rendered: RenderedImage) -> Done:
+def commit_image(out_dir: Path, rendered: RenderedImage, config_digest: str) -> Done:
     """Write the files atomically, then the record: a record on disk means every file it lists is whole.
 
-    Returns what the runner reports for the committed image."""
+    The record names the config it was rendered from (``provenance.config_hash``), so the folder's
+    identity survives the loss of config.hash. Returns what the build reports for the image."""
     t0 = time.perf_counter()
     for name, data in rendered.files.items():
         write_bytes_atomic(out_dir / name, data)
     record = rendered.record
     record.timings["label_write"] = record.timings.get("label_write", 0.0) + time.perf_counter() - t0
-    data = {**record.to_dict(), "provenance": rendered.provenance}
+    data = {**record.to_dict(), "provenance": {**rendered.provenance, "config_hash": config_digest}}
     write_json_atomic(record_path(out_dir, record.index), data)
     device = str(rendered.provenance.get("device", ""))
     moving = int((record.spec.get("physics") or {}).get("still_moving") or 0)

@@ -8,17 +8,17 @@ import multiprocessing as mp
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
 
 from simgen.build.cpus import available_cpus
-from simgen.build.frame import Done, RenderedImage, commit_image
+from simgen.build.frame import RenderedImage
 from simgen.build.workers import init_pool_worker, init_worker, render_with_process_scene
-from simgen.config.loader import config_to_dict
+from simgen.config.loader import config_payload
 from simgen.config.schema import SceneConfig
 from simgen.errors import SimgenError
 
-Runner = Callable[[SceneConfig, Path, list[int], Callable[[Done], None]], None]
-"""Renders the pending indices into the folder and calls back once per committed image."""
+Runner = Callable[[SceneConfig, list[int], Callable[[RenderedImage], None]], None]
+"""Renders the pending indices and hands each rendered image back; the build writes it (``commit_image``),
+so a runner never touches the output folder."""
 
 
 def local_runner(workers: int = 1, threads: int = 0) -> Runner:
@@ -28,15 +28,15 @@ def local_runner(workers: int = 1, threads: int = 0) -> Runner:
     CPUs evenly between the workers.
     """
 
-    def run(config: SceneConfig, out_dir: Path, pending: list[int], on_done: Callable[[Done], None]) -> None:
+    def run(config: SceneConfig, pending: list[int], on_rendered: Callable[[RenderedImage], None]) -> None:
         n = max(1, min(workers, len(pending)))
         per_worker = threads or config.render.threads or (0 if n == 1 else max(1, available_cpus() // n))
         if n == 1:
-            init_worker(config_to_dict(config), per_worker)
+            init_worker(config_payload(config), per_worker)
             for index in pending:
-                on_done(commit_image(out_dir, render_with_process_scene(index)))
+                on_rendered(render_with_process_scene(index))
         else:
-            _render_in_pool(config, out_dir, pending, n, per_worker, on_done)
+            _render_in_pool(config, pending, n, per_worker, on_rendered)
 
     return run
 
@@ -46,11 +46,10 @@ POOL_RESTARTS = 3
 
 def _render_in_pool(
     config: SceneConfig,
-    out_dir: Path,
     pending: list[int],
     workers: int,
     threads: int,
-    on_done: Callable[[Done], None],
+    on_rendered: Callable[[RenderedImage], None],
 ) -> None:
     """A spawn pool of Blender workers that render and encode; this process writes every file, as with Ray.
 
@@ -63,19 +62,18 @@ def _render_in_pool(
             workers,
             mp_context=mp.get_context("spawn"),
             initializer=init_pool_worker,
-            initargs=(config_to_dict(config), threads),
+            initargs=(config_payload(config), threads),
         )
         try:
             for image in _bounded_map(pool, render_with_process_scene, list(remaining), 2 * workers):
-                done = commit_image(out_dir, image)
-                remaining.pop(done.index, None)
-                on_done(done)
+                on_rendered(image)
+                remaining.pop(image.record.index, None)
             return
         except BrokenProcessPool:
             if attempt == POOL_RESTARTS:
                 raise SimgenError(
-                    f"{out_dir}: Blender worker processes died {attempt + 1} times "
-                    f"({len(remaining)} image(s) left); rerun the same command to resume"
+                    f"Blender worker processes died {attempt + 1} times ({len(remaining)} image(s) left); "
+                    "rerun the same command to resume"
                 ) from None
             print(
                 f"warning: a Blender worker died; restarting the pool for {len(remaining)} image(s)",

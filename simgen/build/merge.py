@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from simgen import __version__
 from simgen.build.records import read_records, recorded_indices
-from simgen.config.loader import config_hash, dump_config_yaml
+from simgen.config.loader import config_hash, portable_config
 from simgen.config.schema import SceneConfig
 from simgen.fileio import write_json_atomic
 from simgen.labels import ImageRecord
@@ -44,13 +43,17 @@ def merge_dataset(
     info = {"scene": config.scene.name, "seed": config.scene.seed, "config_hash": digest}
     coco_path = out_dir / "annotations.json"
     write_label_files(config, out_dir, records, info)
-    manifest = _manifest(config, digest, [found[i] for i in range(config.scene.num_images)], device)
+    manifest = _manifest(config, digest, [found[i] for i in range(config.scene.num_images)], device, out_dir)
     write_json_atomic(out_dir / "manifest.json", manifest, indent=1)
     return coco_path
 
 
 def _manifest(
-    config: SceneConfig, digest: str, found: list[tuple[ImageRecord, dict[str, Any]]], device: str
+    config: SceneConfig,
+    digest: str,
+    found: list[tuple[ImageRecord, dict[str, Any]]],
+    device: str,
+    out_dir: Path,
 ) -> dict[str, Any]:
     """Provenance: versions, where each image was rendered and how long it took, the resolved config."""
     blender = sorted({str(p["blender"]) for _, p in found if p.get("blender")})
@@ -77,5 +80,5 @@ def _manifest(
             }
             for r, p in found
         ],
-        "config": yaml.safe_load(dump_config_yaml(config)),
+        "config": portable_config(config, out_dir),
     }

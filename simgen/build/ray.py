@@ -12,13 +12,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from simgen.build.cpus import pin_to_free_slot
-from simgen.build.frame import Done, RenderedImage, commit_image, render_image
+from simgen.build.frame import RenderedImage, render_image
 from simgen.build.workers import make_backend
-from simgen.config.loader import config_to_dict
+from simgen.config.loader import config_payload
 from simgen.config.schema import SceneConfig
 from simgen.errors import SimgenError
 
@@ -30,9 +29,9 @@ class ChunkRenderer:
     no shared filesystem is needed between nodes, and a worker that dies mid-chunk leaves nothing behind.
     """
 
-    def __init__(self, config_data: dict[str, Any], threads: int) -> None:
-        pin_to_free_slot(threads)  # before Blender starts; see simgen.cpuslots
-        self.config, self.backend = make_backend(config_data, threads)
+    def __init__(self, payload: dict[str, Any], threads: int) -> None:
+        pin_to_free_slot(threads)  # before Blender starts; see simgen.build.cpus
+        self.config, self.backend = make_backend(payload, threads)
 
     def render(self, indices: list[int]) -> list[RenderedImage]:
         out = []
@@ -58,14 +57,14 @@ class RayRunner:
     in_flight_per_actor: int = 2
 
     def __call__(
-        self, config: SceneConfig, out_dir: Path, pending: list[int], on_done: Callable[[Done], None]
+        self, config: SceneConfig, pending: list[int], on_rendered: Callable[[RenderedImage], None]
     ) -> None:
         ray = _import_ray()
         started = self._connect(ray)
         try:
             pool = self._start_actors(ray, config, len(pending))
             chunks = deque(_chunks(pending, self.chunk_size or _default_chunk(len(pending), len(pool))))
-            self._drain(ray, pool, chunks, out_dir, on_done)
+            self._drain(ray, pool, chunks, on_rendered)
         finally:
             if started:
                 ray.shutdown()
@@ -93,18 +92,17 @@ class RayRunner:
         actor = ray.remote(
             num_cpus=self.threads, max_restarts=self.max_restarts, max_task_retries=self.max_restarts
         )(ChunkRenderer)
-        data = config_to_dict(config)
-        return [actor.remote(data, self.threads) for _ in range(count)]
+        payload = config_payload(config)
+        return [actor.remote(payload, self.threads) for _ in range(count)]
 
     def _drain(
         self,
         ray: Any,
         pool: list[Any],
         chunks: deque[list[int]],
-        out_dir: Path,
-        on_done: Callable[[Done], None],
+        on_rendered: Callable[[RenderedImage], None],
     ) -> None:
-        """Keep every actor busy; commit each returned chunk; re-queue the chunks of actors gone for good."""
+        """Keep every actor busy; hand back each returned chunk; re-queue the chunks of lost actors."""
         running: dict[Any, tuple[Any, list[int]]] = {}
 
         def feed(actor: Any) -> None:
@@ -124,14 +122,12 @@ class RayRunner:
                 pool = [a for a in pool if a is not actor]
                 _warn(f"a Ray worker died for good; {len(pool)} left, its chunk goes to another")
                 if not pool:
-                    raise SimgenError(
-                        f"{out_dir}: every Ray worker died; rerun the same command to resume"
-                    ) from None
+                    raise SimgenError("every Ray worker died; rerun the same command to resume") from None
                 for other in pool:
                     feed(other)
                 continue
             for image in images:
-                on_done(commit_image(out_dir, image))
+                on_rendered(image)
             feed(actor)
 
 

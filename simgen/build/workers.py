@@ -10,15 +10,16 @@ from typing import Any
 from simgen.backend.protocol import Renderer, make_renderer
 from simgen.build.cpus import pin_to_free_slot
 from simgen.build.frame import RenderedImage, render_image
+from simgen.config.loader import config_from_payload
 from simgen.config.schema import SceneConfig
 
 _WORKER: dict[str, Any] = {}
 
 
-def make_backend(config_data: dict[str, Any], threads: int = 0) -> tuple[SceneConfig, Renderer]:
-    """A worker's config and renderer; ``threads`` overrides render.threads (0 keeps the config's)."""
+def make_backend(payload: dict[str, Any], threads: int = 0) -> tuple[SceneConfig, Renderer]:
+    """A worker's config (from ``config_payload``) and renderer; ``threads`` overrides render.threads."""
     _drop_inherited_blender_paths()
-    config = SceneConfig.model_validate(config_data)
+    config = config_from_payload(payload)
     if threads:
         config.render.threads = threads
     return config, make_renderer(config.render)
@@ -39,17 +40,17 @@ def _is_blender_script_dir(path: str) -> bool:
     return i >= 2 and parts[i - 2] in ("bpy", "blender")
 
 
-def init_worker(config_data: dict[str, Any], threads: int) -> None:
+def init_worker(payload: dict[str, Any], threads: int) -> None:
     """Start the renderer once per process and keep its scene for every frame."""
-    config, backend = make_backend(config_data, threads)
+    config, backend = make_backend(payload, threads)
     _WORKER.update(config=config, backend=backend)
 
 
-def init_pool_worker(config_data: dict[str, Any], threads: int) -> None:
+def init_pool_worker(payload: dict[str, Any], threads: int) -> None:
     """Pool initializer: a Blender scene for this process, on CPUs of its own, not outliving the parent."""
     _die_with_parent()
     pin_to_free_slot(threads)
-    init_worker(config_data, threads)
+    init_worker(payload, threads)
 
 
 def render_with_process_scene(index: int) -> RenderedImage:

@@ -20,10 +20,22 @@ state. ``center()`` is the one definition of a distribution's typical value: a r
 from __future__ import annotations
 
 import colorsys
+import dataclasses
+import functools
+import math
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 T = TypeVar("T")
 
@@ -31,7 +43,7 @@ DIST_KEYS = ("uniform", "normal", "loguniform", "randint", "choice", "hsv", "kel
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     per: Literal["instance", "image"] = Field(
         "instance",
@@ -209,14 +221,20 @@ def kelvin_to_linear(kelvin: float) -> tuple[float, float, float]:
 
 
 class HSV(_Dist):
-    """A color drawn in HSV (display space, each channel a value or distribution in [0, 1])."""
+    """A color drawn in HSV (display space; saturation and value in [0, 1], hue wraps around 1)."""
 
     hsv: tuple[Any, Any, Any]
 
     @field_validator("hsv")
     @classmethod
     def _components(cls, value: tuple[Any, Any, Any]) -> tuple[Any, ...]:
-        return tuple(_as_float_value(c) for c in value)
+        hue, saturation, brightness = (_as_float_value(c) for c in value)
+        for name, component in (("saturation", saturation), ("value", brightness)):
+            try:
+                Range(0.0, 1.0)(component)
+            except ValueError as exc:
+                raise ValueError(f"hsv {name}: {exc}") from None
+        return (hue, saturation, brightness)
 
     def sample(self, rng: np.random.Generator) -> list[float]:
         h, s, v = (float(sample_value(c, rng)) for c in self.hsv)
@@ -241,7 +259,7 @@ class Kelvin(_Dist):
     @field_validator("kelvin")
     @classmethod
     def _value(cls, value: Any) -> Any:
-        return _as_float_value(value)
+        return Range(1000.0, 40000.0)(_as_float_value(value))
 
     def sample(self, rng: np.random.Generator) -> list[float]:
         return list(kelvin_to_linear(float(sample_value(self.kelvin, rng))))
@@ -251,9 +269,14 @@ class Kelvin(_Dist):
 
 
 def _as_float_value(raw: Any) -> Any:
+    return _FLOAT_ADAPTER().validate_python(raw)
+
+
+@functools.cache
+def _FLOAT_ADAPTER() -> Any:
     from pydantic import TypeAdapter
 
-    return TypeAdapter(FloatValue).validate_python(raw)
+    return TypeAdapter(FloatValue, config=ConfigDict(allow_inf_nan=False))
 
 
 class Yaw(_Dist):
@@ -457,8 +480,25 @@ ColorValue = Annotated[
             "{uniform: [[r,g,b], [r,g,b]]}, {choice: [...]}, {hsv: [h, s, v]} or {kelvin: K}"
         ),
     ),
+    AfterValidator(lambda value: _color_in_range(value)),
 ]
 """A color: linear RGB triple, sRGB hex string, RGB/HSV ranges, choice, or blackbody temperature."""
+
+
+def _color_in_range(value: Any) -> Any:
+    """RGB components (and every draw of them) in [0, 1]; hex strings well formed."""
+    options = value.choice if isinstance(value, Choice) else [value]
+    for option in options:
+        if isinstance(option, str):
+            hex_to_linear(option)  # raises a ValueError that says what a hex color looks like
+        elif not isinstance(option, HSV | Kelvin):
+            for lo, hi in value_ranges(option) or []:
+                if lo < 0.0 or hi > 1.0:
+                    raise ValueError(
+                        f"color components must be in [0, 1] (linear RGB), found values in [{lo:g}, {hi:g}]"
+                    )
+    return value
+
 
 RotationValue = Annotated[
     _union(
@@ -493,3 +533,98 @@ def sample_rotation(value: Any, rng: np.random.Generator) -> tuple[float, float,
     """Concrete XYZ Euler degrees from any RotationValue."""
     drawn = SO3().sample(rng) if value == "so3" else sample_value(value, rng)
     return (float(drawn[0]), float(drawn[1]), float(drawn[2]))
+
+
+# -- ranges: what a field may be, for every value a distribution can draw ------------------------------
+Interval = tuple[float, float]
+
+
+def value_ranges(value: Any) -> list[Interval] | None:
+    """Per component, the interval every draw of ``value`` lies in (None where it cannot be bounded
+    statically: hex strings, hsv and kelvin colors, which are checked by their own rules)."""
+    if isinstance(value, bool):
+        return [(float(value), float(value))]
+    if isinstance(value, int | float):
+        return [(float(value), float(value))]
+    if isinstance(value, Uniform):
+        low, high = value.uniform
+        if isinstance(low, list):
+            return [(float(a), float(b)) for a, b in zip(low, high, strict=True)]
+        return [(float(low), float(high))]
+    if isinstance(value, Normal):
+        return [value.clip if value.clip is not None else (-math.inf, math.inf)]
+    if isinstance(value, LogUniform):
+        return [value.loguniform]
+    if isinstance(value, RandInt):
+        return [(float(value.randint[0]), float(value.randint[1]))]
+    if isinstance(value, Choice):
+        options = [value_ranges(o) for o in value.choice]
+        if any(o is None for o in options) or len({len(o) for o in options}) != 1:  # type: ignore[arg-type]
+            return None
+        return [
+            (min(o[i][0] for o in options), max(o[i][1] for o in options)) for i in range(len(options[0]))
+        ]  # type: ignore[index]
+    if isinstance(value, tuple | list) and value and not isinstance(value[0], BaseModel):
+        parts = [value_ranges(v) for v in value]
+        if any(p is None or len(p) != 1 for p in parts):
+            return None
+        return [p[0] for p in parts]  # type: ignore[index]
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """The values a number field (or every component of a vector field) may take, draws included.
+
+    ``Annotated[FloatValue, Range(0, 1)]``: a constant must lie in [0, 1], and so must every value a
+    distribution can draw (a normal distribution needs ``clip:`` inside the range). Bounds are
+    inclusive unless ``open_low`` / ``open_high``.
+    """
+
+    low: float = -math.inf
+    high: float = math.inf
+    open_low: bool = False
+    open_high: bool = False
+
+    def describe(self) -> str:
+        if self.high == math.inf:
+            return f"{'>' if self.open_low else '>='} {self.low:g}"
+        if self.low == -math.inf:
+            return f"{'<' if self.open_high else '<='} {self.high:g}"
+        return f"{'(' if self.open_low else '['}{self.low:g}, {self.high:g}{')' if self.open_high else ']'}"
+
+    def _inside(self, lo: float, hi: float) -> bool:
+        above = lo > self.low if self.open_low else lo >= self.low
+        below = hi < self.high if self.open_high else hi <= self.high
+        return above and below
+
+    def __call__(self, value: Any) -> Any:
+        ranges = value_ranges(value)
+        for lo, hi in ranges or []:
+            if not self._inside(lo, hi):
+                raise ValueError(self._message(value, lo, hi))
+        return value
+
+    def _message(self, value: Any, lo: float, hi: float) -> str:
+        bounds = self.describe()
+        need = f"must be in {bounds}" if bounds[0] in "[(" else f"must be {bounds}"
+        if isinstance(value, Normal) and value.clip is None:
+            return f"{need}, but a normal distribution draws any value: add clip"
+        if lo == hi:
+            return need
+        return f"{need}, but this distribution can draw values in [{lo:g}, {hi:g}]"
+
+
+def ranged(kind: Any, low: float = -math.inf, high: float = math.inf, **bounds: bool) -> Any:
+    """``kind`` (FloatValue, IntValue, Vec3Value, ...) restricted to a Range: ``ranged(FloatValue, 0, 1)``."""
+    return Annotated[kind, AfterValidator(Range(low, high, **bounds))]
+
+
+def positive(kind: Any) -> Any:
+    """Strictly above zero (sizes, distances, scales, focal lengths)."""
+    return ranged(kind, 0.0, open_low=True)
+
+
+def nonnegative(kind: Any) -> Any:
+    """Zero or more (powers, counts, strengths, noise)."""
+    return ranged(kind, 0.0)

@@ -6,8 +6,10 @@ Every problem becomes a ``ConfigError`` naming the file, the line (when the YAML
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from simgen.config.assets import folder_problems, mesh_problem
 from simgen.config.files import IMAGE_SUFFIXES, list_images
 from simgen.config.schema import SceneConfig
+from simgen.config.yamlsafe import YamlProblem, load_yaml, read_config_text
 from simgen.errors import ConfigError
 from simgen.generators import get_generator
 from simgen.randomizers.materials import pool_fields
@@ -25,23 +29,42 @@ from simgen.randomizers.materials import pool_fields
 _UNION_TAGS = {"const", "vector", "unknown-distribution"}
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> SceneConfig:
-    """Read, override, validate a scene config and check that every referenced file exists."""
+def load_config(path: str | Path, overrides: list[str] | None = None, dry_run: bool = True) -> SceneConfig:
+    """Read, override and validate a scene config, check every asset file, and (``dry_run``) draw the
+    first frames without Blender (``simgen.validation``): whatever render would reject at its start."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError([f"file not found: {path}"], source=path)
-    text = path.read_text(encoding="utf-8")
+        what = "is a folder, not a config file" if path.is_dir() else "file not found"
+        raise ConfigError([f"{what}: {path}"], source=path)
     try:
-        raw = yaml.safe_load(text)
+        text = read_config_text(path)
+        raw = load_yaml(text)
+    except OSError as exc:
+        raise ConfigError([f"cannot read the file: {exc.strerror or exc}"], source=path) from None
+    except YamlProblem as exc:
+        raise ConfigError([str(exc)], source=path) from None
     except yaml.YAMLError as exc:
-        raise ConfigError([f"not valid YAML: {exc}"], source=path) from None
+        raise ConfigError([f"not valid YAML: {_yaml_message(exc)}"], source=path) from None
     if not isinstance(raw, dict):
         raise ConfigError([f"expected a mapping at the top level, found {type(raw).__name__}"], source=path)
     for override in overrides or []:
         apply_override(raw, override, source=path)
-    config = validate_config(raw, source=path, yaml_text=text)
+    config = validate_config(raw, source=path, yaml_text=text).with_source(path)
     resolve_asset_paths(config, base_dir=path.parent, source=path)
+    if dry_run:
+        from simgen.validation import check_frames
+
+        check_frames(config)
     return config
+
+
+def config_payload(config: SceneConfig) -> dict[str, Any]:
+    """What a worker process needs to rebuild the config (the resolved values and where they came from)."""
+    return {"config": config_to_dict(config), "source": str(config.source) if config.source else None}
+
+
+def config_from_payload(payload: dict[str, Any]) -> SceneConfig:
+    return SceneConfig.model_validate(payload["config"]).with_source(payload.get("source"))
 
 
 def validate_config(
@@ -56,37 +79,52 @@ def validate_config(
 
 
 def resolve_asset_paths(config: SceneConfig, base_dir: Path, source: str | Path) -> None:
-    """Make every referenced file absolute (relative to the config file) and fail early if missing."""
+    """Make every referenced file absolute (relative to the config file) and check that it is usable:
+    present, and an image that decodes or a mesh that holds triangles. Every problem is listed at once.
+
+    Symlinks are kept as links (not resolved): DVC and git-annex store assets as links to files without
+    a suffix, and the importer is chosen by the suffix of the path in the config.
+    """
     problems: list[str] = []
 
-    def resolve(value: str | None, field: str, folder_ok: bool = False) -> str | None:
+    def resolve(value: str | None, field: str, kind: str) -> str | None:
         if value is None:
             return None
-        path = Path(value) if Path(value).is_absolute() else (base_dir / value).resolve()
-        if folder_ok and path.is_dir():
+        if not value.strip():
+            problems.append(f"{field}: an empty path")
+            return value
+        path = Path(os.path.abspath(value if Path(value).is_absolute() else base_dir / value))
+        if kind == "images" and path.is_dir():
             if not list_images(path):
                 problems.append(f"{field}: folder {value!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+            problems.extend(folder_problems(path, field))
         elif not path.is_file():
             problems.append(f"{field}: file not found: {value!r} (looked at {path})")
+        elif kind == "images":
+            problems.extend(folder_problems(path, field))
+        elif reason := mesh_problem(path):
+            problems.append(f"{field}: {value!r} {reason}")
         return str(path)
 
     def resolve_textures(value: Any, field: str) -> None:
         for where, material in pool_fields(value, field):
             if material.texture is not None:
-                material.texture.images = resolve(material.texture.images, f"{where}.texture.images", True)
+                material.texture.images = resolve(
+                    material.texture.images, f"{where}.texture.images", "images"
+                )
 
     for i, obj in enumerate(config.objects):
-        obj.mesh = resolve(obj.mesh, f"objects[{i}].mesh")
+        obj.mesh = resolve(obj.mesh, f"objects[{i}].mesh", "mesh")
         resolve_textures(obj.material, f"objects[{i}].material")
         if obj.generator is not None:
             for name in get_generator(obj.generator.type).file_params:
                 where = f"objects[{i}].generator.{name}"
-                setattr(obj.generator, name, resolve(getattr(obj.generator, name), where, True))
-    config.world.images = resolve(config.world.images, "world.images", True)
-    config.world.backplate = resolve(config.world.backplate, "world.backplate", True)
+                setattr(obj.generator, name, resolve(getattr(obj.generator, name), where, "images"))
+    config.world.images = resolve(config.world.images, "world.images", "images")
+    config.world.backplate = resolve(config.world.backplate, "world.backplate", "images")
     if config.distractors is not None:
         d = config.distractors
-        d.meshes = [resolve(m, f"distractors.meshes[{k}]") or m for k, m in enumerate(d.meshes)]
+        d.meshes = [resolve(m, f"distractors.meshes[{k}]", "mesh") or m for k, m in enumerate(d.meshes)]
         resolve_textures(d.material, "distractors.material")
     if problems:
         raise ConfigError(problems, source=source)
@@ -100,7 +138,13 @@ def apply_override(raw: dict[str, Any], override: str, source: str | Path = "<co
     parts = parse_field_path(key)
     if not parts:
         raise ConfigError([f"--set {override!r}: empty key path"], source=source)
-    value = yaml.safe_load(value_text) if value_text.strip() else None
+    try:
+        value = load_yaml(value_text) if value_text.strip() else None
+    except (YamlProblem, yaml.YAMLError) as exc:
+        reason = exc if isinstance(exc, YamlProblem) else _yaml_message(exc)
+        raise ConfigError(
+            [f"--set {override!r}: the value is not valid YAML ({reason})"], source=source
+        ) from None
     node: Any = raw
     for depth, part in enumerate(parts[:-1]):
         node = _descend(node, part, parts[: depth + 1], override, source)
@@ -157,6 +201,19 @@ def _clean_loc(loc: tuple[Any, ...]) -> list[str | int]:
     return cleaned
 
 
+def _yaml_message(exc: yaml.YAMLError) -> str:
+    """PyYAML's message in one line, with the line number it found the problem on."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + " ".join(str(problem).split())
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _describe(err: dict[str, Any], lines: dict[tuple[str | int, ...], int]) -> str:
     loc = _clean_loc(err["loc"])
     where = format_field_path(loc)
@@ -169,13 +226,13 @@ def _describe(err: dict[str, Any], lines: dict[tuple[str | int, ...], int]) -> s
         where = format_field_path(loc[:-1])
         line = _nearest_line(tuple(loc[:-1]), lines)
         at = f"line {line}: {where}" if line else where
-        return f"{at}: expected a 3-vector [x, y, z], found {err.get('input')!r}"
+        return f"{at}: expected a 3-vector [x, y, z], found {_short(err.get('input'))}"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     found = err.get("input")
     if err["type"] == "missing":
         return f"{prefix}: required field is missing"
-    return f"{prefix}: {msg} (found {found!r})"
+    return f"{prefix}: {msg} (found {_short(found)})"
 
 
 def _nearest_line(loc: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> int | None:
@@ -216,28 +273,61 @@ def config_to_dict(config: SceneConfig) -> dict[str, Any]:
 
 
 def config_hash(config: SceneConfig) -> str:
-    """A stable short hash of the resolved config (identifies which config produced a dataset).
+    """A stable short hash of the resolved config: which config, with which assets, made a dataset.
 
-    Mesh files enter by content, not by path, so the same config and assets hash the same on any machine.
+    Asset files enter by content, not by path (an image folder by its images' names and contents), so
+    the same scene and assets hash the same in any folder and on any machine. Unset optional sections
+    are left out, so a simgen release that adds a section does not change the hash of existing configs;
+    so are the ``limits``, which guard a build but do not change what it renders.
     """
-    data = config_to_dict(config)
-    for obj in data["objects"]:
-        if obj.get("mesh"):
-            obj["mesh"] = "sha256:" + _file_sha256(Path(obj["mesh"]))
-    if data.get("distractors"):
-        data["distractors"]["meshes"] = [
-            "sha256:" + _file_sha256(Path(m)) for m in data["distractors"]["meshes"]
-        ]
+    data = _assets_by_content(config.model_dump(mode="json", exclude_none=True, exclude={"limits"}))
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+def _assets_by_content(value: Any) -> Any:
+    """Every absolute path to an existing file or folder replaced by a digest of what it holds."""
+    if isinstance(value, dict):
+        return {k: _assets_by_content(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_assets_by_content(v) for v in value]
+    if isinstance(value, str) and os.path.isabs(value):
+        path = Path(value)
+        if path.is_file():
+            return "sha256:" + _file_sha256(path)
+        if path.is_dir():
+            listing = [f"{p.name}:{_file_sha256(p)}" for p in list_images(path)]
+            return "sha256:" + hashlib.sha256("\n".join(listing).encode()).hexdigest()
+    return value
+
+
 def _file_sha256(path: Path) -> str:
+    stat = path.stat()
+    return _sha256_of(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.cache
+def _sha256_of(path: str, size: int, mtime: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def portable_config(config: SceneConfig, root: Path) -> dict[str, Any]:
+    """The resolved config with asset paths relative to ``root`` (a dataset folder)."""
+
+    def rel(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: rel(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [rel(v) for v in value]
+        if isinstance(value, str) and os.path.isabs(value) and os.path.exists(value):
+            return os.path.relpath(value, os.path.abspath(root))
+        return value
+
+    return rel(config_to_dict(config))
 
 
 def dump_config_yaml(config: SceneConfig) -> str:

@@ -53,6 +53,34 @@ def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
+def _range(field: FieldInfo) -> str:
+    """The field's Range ("[0, 1]", ">= 0") from its validators, also inside ``X | None``."""
+    found: list[d.Range] = []
+
+    def visit(item: Any) -> None:
+        func = getattr(item, "func", None)
+        if isinstance(func, d.Range):
+            found.append(func)
+        if typing.get_origin(item) is typing.Annotated:
+            for meta in typing.get_args(item)[1:]:
+                visit(meta)
+        for arg in typing.get_args(item) if typing.get_origin(item) is not typing.Annotated else ():
+            visit(arg)
+
+    for meta in field.metadata:
+        visit(meta)
+    visit(field.annotation)
+    if found:
+        return f"range {found[0].describe()}"
+    limits = [
+        (symbol, getattr(m, attr)) for m in field.metadata for attr, symbol in _BOUNDS if hasattr(m, attr)
+    ]
+    return ", ".join(f"{symbol} {value:g}" for symbol, value in limits)
+
+
+_BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))  # pydantic Field(ge=..., ...) constraints
+
+
 def _is_distribution(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, d._Dist)
 
@@ -132,6 +160,9 @@ def reference_markdown() -> str:
         for name, field in model.model_fields.items():
             desc = (field.description or "").replace("|", "\\|")
             type_name = _type_name(field.annotation).replace("|", "\\|")
+            bounds = _range(field)
+            if bounds:
+                type_name += f", {bounds}"
             lines.append(f"| `{name}` | {type_name} | {_default(field).replace('|', '/')} | {desc} |")
         lines.append("")
     return "\n".join(lines)

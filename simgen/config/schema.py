@@ -11,16 +11,26 @@ generator adds its parameters to ``objects[*].generator`` from ``simgen.generato
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from simgen.config.base import StrictModel
-from simgen.config.distributions import FloatValue, IntValue, RotationValue, Vec3Value, literal_choice
+from simgen.config.distributions import (
+    FloatValue,
+    IntValue,
+    RotationValue,
+    Vec3Value,
+    literal_choice,
+    positive,
+    ranged,
+    value_ranges,
+)
 from simgen.config.files import MESH_SUFFIXES
 from simgen.generators import RULES, generator_field, rule_categories
 from simgen.randomizers import section_models
-from simgen.randomizers.distractors import PRIMITIVES
+from simgen.randomizers.distractors import MAX_INSTANCES, PRIMITIVES
 from simgen.randomizers.materials import Material, MaterialValue
 from simgen.randomizers.pose import Placement
 from simgen.writers import REGISTRY as WRITERS
@@ -67,7 +77,9 @@ class SceneObject(StrictModel):
     """A primitive (``shape``) or a mesh file (``mesh``), placed and shaded; labelled if it has a category."""
 
     name: str | None = None
-    category: str | None = Field(None, description="Category name; objects without one are not labelled.")
+    category: str | None = Field(
+        None, min_length=1, description="Category name; objects without one are not labelled."
+    )
     shape: literal_choice(*PRIMITIVES) | None = None  # type: ignore[valid-type]
     mesh: str | None = Field(None, description="Path to OBJ/PLY/STL/glTF/GLB, relative to the config file.")
     generator: generator_field() | None = Field(  # type: ignore[valid-type]
@@ -77,8 +89,10 @@ class SceneObject(StrictModel):
         None,
         description="Category from the final pose: " + "; ".join(rule.description for rule in RULES.values()),
     )
-    count: IntValue = Field(1, description="Number of instances; each samples its own parameters.")
-    size: FloatValue | None = Field(
+    count: ranged(IntValue, 0, MAX_INSTANCES) = Field(
+        1, description="Number of instances; each samples its own parameters."
+    )
+    size: positive(FloatValue) | None = Field(
         None,
         description="Largest extent in meters (primitives default 1: cube edge, sphere diameter); "
         "meshes keep their own units when unset.",
@@ -88,7 +102,7 @@ class SceneObject(StrictModel):
     rotation: RotationValue = Field(
         (0.0, 0.0, 0.0), description="XYZ Euler degrees, {yaw: ...} (upright) or so3 (uniformly random)."
     )
-    scale: Vec3Value = (1.0, 1.0, 1.0)
+    scale: positive(Vec3Value) = Field((1.0, 1.0, 1.0), description="Per-axis scale, after size.")
     material: MaterialValue = Field(default_factory=Material)
     physics: Literal["auto", "active", "passive", "none"] = Field(
         "auto", description="Rigid-body role when physics is on; auto: active if placed, else passive."
@@ -100,6 +114,12 @@ class SceneObject(StrictModel):
             raise ValueError("give exactly one of shape (a primitive), mesh (a file path) or generator")
         if self.category_rule is not None and self.category is not None:
             raise ValueError("give either category or category_rule, not both")
+        rule = RULES.get(self.category_rule or "")
+        if rule is not None and (self.generator is None or self.generator.type != rule.generator):
+            raise ValueError(
+                f"category_rule {rule.name} reads the faces of a {rule.generator} generator; "
+                f"this object is a {self.generator.type if self.generator else self.shape or 'mesh'}"
+            )
         if self.mesh is not None and not self.mesh.lower().endswith(MESH_SUFFIXES):
             raise ValueError(f"mesh must end in one of {list(MESH_SUFFIXES)}, found {self.mesh!r}")
         return self
@@ -168,13 +188,27 @@ class Outputs(StrictModel):
         return self
 
 
+class Limits(StrictModel):
+    """Guards against typos that would render for days or fill memory; raise one when you mean it."""
+
+    max_images: int = Field(100_000_000, ge=1, description="scene.num_images at most.")
+    max_instances: int = Field(
+        10_000, ge=1, description="Object instances (objects and distractors) per image at most."
+    )
+    max_megapixel_samples: float = Field(
+        20_000,
+        gt=0,
+        description="Width x height x samples per image at most, in millions (4K at 1024 spp is 8,500).",
+    )
+
+
 class SceneHead(StrictModel):
     scene: SceneSection = Field(default_factory=SceneSection)
     render: RenderSection = Field(default_factory=RenderSection)
 
 
 class SceneCore(StrictModel):
-    categories: list[str] | None = Field(
+    categories: list[Annotated[str, Field(min_length=1)]] | None = Field(
         None, description="Fixed category list (ids 1..N in this order); default: order of first use."
     )
     objects: list[SceneObject] = Field(min_length=1)
@@ -185,6 +219,34 @@ class SceneCore(StrictModel):
         "the mesh's local bounding box).",
     )
     outputs: Outputs = Field(default_factory=Outputs)
+    limits: Limits = Field(default_factory=Limits)
+
+    @model_validator(mode="after")
+    def _within_limits(self) -> SceneCore:
+        scene, render, limits = getattr(self, "scene", None), getattr(self, "render", None), self.limits
+        if scene is not None and scene.num_images > limits.max_images:
+            raise ValueError(
+                f"scene.num_images {scene.num_images:,} is above limits.max_images ({limits.max_images:,})"
+            )
+        if render is not None:
+            megapixel_samples = render.resolution[0] * render.resolution[1] * render.samples / 1e6
+            if megapixel_samples > limits.max_megapixel_samples:
+                raise ValueError(
+                    f"render: {render.resolution[0]} x {render.resolution[1]} px at {render.samples} samples "
+                    "is "
+                    f"{megapixel_samples:,.0f} million pixel samples per image, above "
+                    f"limits.max_megapixel_samples ({limits.max_megapixel_samples:,.0f})"
+                )
+        most = sum(int(max(hi for _, hi in value_ranges(o.count) or [(1, 1)])) for o in self.objects)
+        distractors = getattr(self, "distractors", None)
+        if distractors is not None:
+            most += int(max(hi for _, hi in value_ranges(distractors.count) or [(0, 0)]))
+        if most > limits.max_instances:
+            raise ValueError(
+                f"the objects (and distractors) can add up to {most:,} instances per image, above "
+                f"limits.max_instances ({limits.max_instances:,})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _keypoint_categories_known(self) -> SceneCore:
@@ -228,3 +290,25 @@ def _bases() -> tuple[type[StrictModel], ...]:
 
 class SceneConfig(*_bases()):  # type: ignore[misc]
     """A whole scene: the root of a YAML config."""
+
+    _source: str | None = PrivateAttr(None)  # the YAML file it was loaded from (messages, asset paths)
+
+    @property
+    def source(self) -> Path | None:
+        """The config file this scene was loaded from (None for configs built in code)."""
+        return Path(self._source) if self._source else None
+
+    @property
+    def asset_root(self) -> Path | None:
+        """The folder asset paths are relative to (the config file's), as written in records."""
+        return self.source.parent if self.source else None
+
+    def with_source(self, source: str | Path | None) -> SceneConfig:
+        self._source = str(source) if source is not None else None
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        """Equal configs describe the same scene, wherever they were loaded from."""
+        return isinstance(other, SceneConfig) and self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model

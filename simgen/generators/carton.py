@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from simgen.config.distributions import ColorValue, FloatValue, literal_choice
+from simgen.config.distributions import ColorValue, FloatValue, literal_choice, nonnegative, positive, ranged
 from simgen.generators.base import DrawnParams, Generator, GeneratorParams, normalized_bounds
 from simgen.spec import Bounds, MaterialSpec, TextureSpec, Vec3
 
@@ -51,17 +51,19 @@ class CartonParams(GeneratorParams):
     """A cardboard box with a printed label on one face and packing tape over the top (meters)."""
 
     type: Literal["carton"]
-    width: FloatValue = Field(0.4, description="Along x, meters.")
-    depth: FloatValue = Field(0.3, description="Along y, meters.")
-    height: FloatValue = Field(0.25, description="Along z, meters.")
-    bevel: FloatValue = Field(0.006, description="Edge rounding radius, meters.")
+    width: positive(FloatValue) = Field(0.4, description="Along x, meters.")
+    depth: positive(FloatValue) = Field(0.3, description="Along y, meters.")
+    height: positive(FloatValue) = Field(0.25, description="Along z, meters.")
+    bevel: nonnegative(FloatValue) = Field(0.006, description="Edge rounding radius, meters.")
     label: str | None = Field(None, description="Label image file, or a folder (one image per instance).")
     label_face: literal_choice(*FACES) = Field(  # type: ignore[valid-type]
         "-y", description="Face the label is printed on (-y faces a camera on the -y side)."
     )
-    label_size: FloatValue = Field(0.6, description="Label size, fraction of the face (aspect kept).")
+    label_size: ranged(FloatValue, 0, 1) = Field(
+        0.6, description="Label size, fraction of the face (aspect kept)."
+    )
     tape_color: ColorValue = Field((0.62, 0.48, 0.3), description="Packing tape color.")
-    tape_width: FloatValue = Field(
+    tape_width: nonnegative(FloatValue) = Field(
         0.05, description="Tape width over the top and down the x ends, m (0 = none)."
     )
 

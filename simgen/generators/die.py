@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from simgen.config.distributions import ColorValue, FloatValue
+from simgen.config.distributions import ColorValue, FloatValue, ranged
 from simgen.generators.base import DrawnParams, Generator, GeneratorParams, LabelRule
 from simgen.spec import Vec3, euler_xyz_to_matrix
 
@@ -44,10 +44,16 @@ class DieParams(GeneratorParams):
     """
 
     type: Literal["die"]
-    bevel: FloatValue = Field(0.12, description="Edge rounding radius, fraction of the edge length.")
-    pip_radius: FloatValue = Field(0.085, description="Pip radius, fraction of the edge length.")
+    bevel: ranged(FloatValue, 0, 0.45) = Field(
+        0.12, description="Edge rounding radius, fraction of the edge."
+    )
+    pip_radius: ranged(FloatValue, 0, 0.2, open_low=True) = Field(
+        0.085, description="Pip radius, fraction of the edge."
+    )
     pip_color: ColorValue = Field((0.02, 0.02, 0.02), description="Color of the pips.")
-    pip_depth: FloatValue = Field(0.01, description="Dome height of the inlaid pips (fraction of the edge).")
+    pip_depth: ranged(FloatValue, 0, 0.2) = Field(
+        0.01, description="Dome height of the pips, fraction of the edge."
+    )
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import Field
 
-from simgen.config.distributions import FloatValue
+from simgen.config.distributions import FloatValue, positive, ranged
 from simgen.generators.base import DrawnParams, Generator, GeneratorParams, normalized_bounds
 from simgen.spec import Bounds
 
@@ -31,13 +31,17 @@ class FruitParams(GeneratorParams):
     """
 
     type: Literal["fruit"]
-    elongation: FloatValue = Field(1.0, description="Length / width (>= 1 stretches along X).")
-    flatten: FloatValue = Field(1.0, description="Height / width.")
-    taper: FloatValue = Field(0.0, description="Pear shape: one end narrower (0 = symmetric, 0.6 = fig).")
-    tip: FloatValue = Field(0.0, description="Pointed end (hazelnut-like), 0..1.")
-    wrinkles: FloatValue = Field(0.0, description="Skin displacement amplitude, fraction of the size.")
-    wrinkle_scale: FloatValue = Field(6.0, description="Spatial frequency of the wrinkles.")
-    stem: FloatValue = Field(0.0, description="Stem length, fraction of the size (0 = none).")
+    elongation: ranged(FloatValue, 0.2, 10) = Field(
+        1.0, description="Length / width (>= 1 stretches along X)."
+    )
+    flatten: ranged(FloatValue, 0.1, 10) = Field(1.0, description="Height / width.")
+    taper: ranged(FloatValue, 0, 0.95) = Field(0.0, description="Pear shape: one end narrower (0.6 = fig).")
+    tip: ranged(FloatValue, 0, 1) = Field(0.0, description="Pointed end (hazelnut-like).")
+    wrinkles: ranged(FloatValue, 0, 0.2) = Field(
+        0.0, description="Skin displacement amplitude, fraction of the size."
+    )
+    wrinkle_scale: positive(FloatValue) = Field(6.0, description="Spatial frequency of the wrinkles.")
+    stem: ranged(FloatValue, 0, 1) = Field(0.0, description="Stem length, fraction of the size (0 = none).")
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from simgen.config.distributions import FloatValue
+from simgen.config.distributions import FloatValue, ranged
 from simgen.generators.base import DrawnParams, Generator, GeneratorParams
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ class InflatableCubeParams(GeneratorParams):
     """A cube puffed up like an inflated cushion (``puff`` 0 = cube, 1 = nearly a sphere)."""
 
     type: Literal["inflatable_cube"]
-    puff: FloatValue = 0.3
+    puff: ranged(FloatValue, 0, 1) = 0.3
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from simgen.config.distributions import ColorValue, FloatValue
+from simgen.config.distributions import ColorValue, FloatValue, ranged
 from simgen.generators.base import DrawnParams, Generator, GeneratorParams, normalized_bounds
 from simgen.spec import Bounds, Vec3
 
@@ -25,8 +25,8 @@ class TrafficConeParams(GeneratorParams):
 
     type: Literal["traffic_cone"]
     stripe_color: ColorValue = (0.9, 0.9, 0.9)
-    top_radius: FloatValue = 0.05
-    bottom_radius: FloatValue = 0.3
+    top_radius: ranged(FloatValue, 0, 0.5) = 0.05
+    bottom_radius: ranged(FloatValue, 0, 0.5, open_low=True) = 0.3
 
 
 @dataclass

@@ -133,4 +133,5 @@ def revalidate(config: SceneConfig, what: str) -> SceneConfig:
     """A changed copy of a config, validated again like a loaded one (a frozen value must still be legal)."""
     from simgen.config.loader import config_to_dict, validate_config
 
-    return validate_config(config_to_dict(config), source=f"<{config.scene.name} {what}>")
+    fresh = validate_config(config_to_dict(config), source=f"<{config.scene.name} {what}>")
+    return fresh.with_source(config.source)

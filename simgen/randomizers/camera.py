@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from simgen.config.base import StrictModel
-from simgen.config.distributions import FloatValue, Vec3Value
+from simgen.config.distributions import FloatValue, Vec3Value, positive, ranged
 from simgen.errors import SimgenError
 from simgen.randomizers.base import FrameDraw, Randomizer
 from simgen.spec import CameraSpec
@@ -35,16 +35,20 @@ class Orbit(StrictModel):
     """
 
     target: Vec3Value = (0.0, 0.0, 0.0)
-    distance: FloatValue = 5.0
-    elevation: FloatValue = Field(30.0, description="Degrees above the target's horizontal plane.")
+    distance: positive(FloatValue) = 5.0
+    elevation: ranged(FloatValue, -90, 90) = Field(
+        30.0, description="Degrees above the target's horizontal plane."
+    )
     azimuth: FloatValue = Field(0.0, description="Degrees, counter-clockwise seen from above.")
 
 
 class DepthOfField(StrictModel):
     """Thin-lens depth of field, focused on the look-at point unless ``focus_distance`` is given."""
 
-    fstop: FloatValue = 2.8
-    focus_distance: FloatValue | None = Field(None, description="Meters; default: distance to look_at.")
+    fstop: positive(FloatValue) = 2.8
+    focus_distance: positive(FloatValue) | None = Field(
+        None, description="Meters; default: distance to look_at."
+    )
 
 
 class CameraSection(StrictModel):
@@ -62,8 +66,12 @@ class CameraSection(StrictModel):
     )
     dof: DepthOfField | None = None
     roll: FloatValue = Field(0.0, description="Rotation about the viewing axis, degrees.")
-    focal_length: FloatValue | None = Field(None, description="mm, with sensor_width; default 35 mm.")
-    fov: FloatValue | None = Field(None, description="Horizontal field of view in degrees.")
+    focal_length: positive(FloatValue) | None = Field(
+        None, description="mm, with sensor_width; default 35 mm."
+    )
+    fov: ranged(FloatValue, 0, 180, open_low=True, open_high=True) | None = Field(
+        None, description="Horizontal field of view in degrees."
+    )
     sensor_width: float = Field(36.0, gt=0, description="mm (horizontal sensor fit).")
     clip_start: float = Field(0.01, gt=0)
     clip_end: float = Field(1000.0, gt=0)
@@ -72,6 +80,10 @@ class CameraSection(StrictModel):
     def _one_lens(self) -> CameraSection:
         if self.focal_length is not None and self.fov is not None:
             raise ValueError("give either focal_length or fov, not both")
+        if self.clip_start >= self.clip_end:
+            raise ValueError(f"clip_start ({self.clip_start}) must be below clip_end ({self.clip_end})")
+        if sum(c * c for c in self.up) < 1e-12:
+            raise ValueError(f"up must be a direction, found the zero vector {list(self.up)}")
         return self
 
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 from pydantic import Field
 
 from simgen.config.base import StrictModel
-from simgen.config.distributions import FloatValue, IntValue, RotationValue, literal_choice
+from simgen.config.distributions import FloatValue, IntValue, RotationValue, literal_choice, positive, ranged
 from simgen.randomizers.base import FrameDraw, InstanceDraw, Randomizer
 from simgen.randomizers.materials import Material, MaterialValue
 from simgen.randomizers.pose import Placement
 from simgen.spec import ObjectSpec
 
 PRIMITIVES = ("cube", "sphere", "ico_sphere", "cylinder", "cone", "torus", "plane")
+MAX_INSTANCES = 10_000  # per entry and image: more is a typo (and would take hours to place)
 
 
 def random_material() -> Material:
@@ -42,12 +43,12 @@ def random_material() -> Material:
 class Distractors(StrictModel):
     """Unlabelled clutter: random shapes with random materials that occlude but are never annotated."""
 
-    count: IntValue = 0
+    count: ranged(IntValue, 0, MAX_INSTANCES) = 0
     shape: literal_choice(*PRIMITIVES) = Field(  # type: ignore[valid-type]
         {"choice": ["cube", "sphere", "ico_sphere", "cylinder", "cone", "torus"]}
     )
     meshes: list[str] = Field(default_factory=list, description="Mesh files used instead of shapes.")
-    size: FloatValue = 0.3
+    size: positive(FloatValue) = 0.3
     placement: Placement = Field(default_factory=Placement)
     rotation: RotationValue = "so3"
     material: MaterialValue = Field(default_factory=random_material)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from simgen.config.base import StrictModel
-from simgen.config.distributions import ColorValue, FloatValue, Vec3Value
+from simgen.config.distributions import ColorValue, FloatValue, Vec3Value, nonnegative, positive, ranged
 from simgen.randomizers.base import FrameDraw, Randomizer
 from simgen.spec import Vec3
 
@@ -35,13 +35,17 @@ if TYPE_CHECKING:
 class Fog(StrictModel):
     """Volumetric fog: a box of homogeneous scattering medium around the scene (Cycles volume)."""
 
-    density: FloatValue = Field(0.1, description="Extinction per meter; visibility is about 3.9 / density m.")
+    density: nonnegative(FloatValue) = Field(
+        0.1, description="Extinction per meter; visibility is about 3.9 / density m."
+    )
     color: ColorValue = Field((0.85, 0.88, 0.92), description="Scattering color (albedo) of the medium.")
-    anisotropy: FloatValue = Field(
+    anisotropy: ranged(FloatValue, -1, 1, open_low=True, open_high=True) = Field(
         0.0, description="Henyey-Greenstein g in (-1, 1): 0 scatters evenly, > 0 forward (glow round lights)."
     )
     center: Vec3Value = Field((0.0, 0.0, 0.0), description="Center of the fog box, meters.")
-    size: Vec3Value = Field((30.0, 30.0, 10.0), description="Extent of the fog box along x, y, z, meters.")
+    size: positive(Vec3Value) = Field(
+        (30.0, 30.0, 10.0), description="Extent of the fog box along x, y, z, meters."
+    )
 
 
 class FogSections(StrictModel):

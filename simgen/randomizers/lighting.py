@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from simgen.config.base import StrictModel
-from simgen.config.distributions import ColorValue, FloatValue, IntValue, Vec3Value, literal_choice
+from simgen.config.distributions import (
+    ColorValue,
+    FloatValue,
+    IntValue,
+    Vec3Value,
+    literal_choice,
+    nonnegative,
+    positive,
+    ranged,
+)
 from simgen.randomizers.base import FrameDraw, Randomizer
 from simgen.randomizers.camera import shell_position
 from simgen.spec import LightSpec, look_at_rotation
@@ -25,6 +34,7 @@ if TYPE_CHECKING:
     from simgen.spec import FrameSpec
 
 LIGHT_TYPES = ("point", "sun", "spot", "area")
+MAX_RIG_LIGHTS = 64
 
 
 class Light(StrictModel):
@@ -33,31 +43,35 @@ class Light(StrictModel):
     type: literal_choice(*LIGHT_TYPES) = "point"  # type: ignore[valid-type]
     location: Vec3Value = (2.0, -2.0, 4.0)
     look_at: Vec3Value = Field((0.0, 0.0, 0.0), description="Where sun, spot and area lights point.")
-    power: FloatValue = 500.0
+    power: nonnegative(FloatValue) = Field(500.0, description="Watts (point, spot, area) or W/m² (sun).")
     color: ColorValue = (1.0, 1.0, 1.0)
-    radius: FloatValue = Field(
+    radius: nonnegative(FloatValue) = Field(
         0.1, description="Soft-shadow size: point/spot radius, area side, sun angle (deg)."
     )
-    spot_size: FloatValue = Field(45.0, description="Spot cone angle, degrees.")
+    spot_size: ranged(FloatValue, 0, 180, open_low=True) = Field(
+        45.0, description="Spot cone angle, degrees."
+    )
 
 
 class LightRig(StrictModel):
     """Randomized lights on a shell around ``target`` (added to the fixed ``lights``)."""
 
-    count: IntValue = 1
+    count: ranged(IntValue, 0, MAX_RIG_LIGHTS) = 1
     type: literal_choice(*LIGHT_TYPES) = "area"  # type: ignore[valid-type]
-    power: FloatValue = Field(500.0, description="Watts, for point, spot and area lights.")
-    sun_strength: FloatValue = Field(
+    power: nonnegative(FloatValue) = Field(500.0, description="Watts, for point, spot and area lights.")
+    sun_strength: nonnegative(FloatValue) = Field(
         3.0,
         description="W/m², for sun lights: a sun's strength is irradiance, not watts, so a rig that mixes "
         "types draws it separately (a 500 W value on a sun would blow the image out).",
     )
     color: ColorValue = Field((1.0, 1.0, 1.0), description="e.g. {kelvin: {uniform: [2700, 7500]}}")
-    radius: FloatValue = 0.5
-    spot_size: FloatValue = 45.0
+    radius: nonnegative(FloatValue) = 0.5
+    spot_size: ranged(FloatValue, 0, 180, open_low=True) = 45.0
     target: Vec3Value = (0.0, 0.0, 0.0)
-    distance: FloatValue = 5.0
-    elevation: FloatValue = Field(45.0, description="Degrees above the target's horizontal plane.")
+    distance: positive(FloatValue) = 5.0
+    elevation: ranged(FloatValue, -90, 90) = Field(
+        45.0, description="Degrees above the target's horizontal plane."
+    )
     azimuth: FloatValue = Field({"uniform": [0.0, 360.0]}, description="Degrees.")
 
 

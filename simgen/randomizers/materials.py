@@ -20,7 +20,17 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import Discriminator, Field, Tag, model_validator
 
 from simgen.config.base import StrictModel
-from simgen.config.distributions import Choice, ColorValue, FloatValue, _tag, freeze, literal_choice
+from simgen.config.distributions import (
+    Choice,
+    ColorValue,
+    FloatValue,
+    _tag,
+    freeze,
+    literal_choice,
+    nonnegative,
+    positive,
+    ranged,
+)
 from simgen.config.files import first_image
 from simgen.randomizers.base import FrameDraw, Randomizer, revalidate
 from simgen.randomizers.world import choose_file
@@ -37,9 +47,9 @@ class Texture(StrictModel):
 
     type: literal_choice(*TEXTURES)  # type: ignore[valid-type]
     color: ColorValue = Field((0.1, 0.1, 0.1), description="Second color, mixed in by the texture pattern.")
-    scale: FloatValue = 5.0
-    distortion: FloatValue = 0.0
-    bump: FloatValue = Field(0.0, description="Bump strength from the same pattern (0 = flat).")
+    scale: positive(FloatValue) = Field(5.0, description="Pattern scale (repeats per unit of object size).")
+    distortion: nonnegative(FloatValue) = 0.0
+    bump: ranged(FloatValue, 0, 1) = Field(0.0, description="Bump strength from the same pattern (0 = flat).")
     images: str | None = Field(None, description="type image: an image file or a folder to choose from.")
     mapping: Literal["box", "uv"] = Field(
         "box",
@@ -59,10 +69,12 @@ class Material(StrictModel):
     """Principled BSDF parameters; ``emission`` > 0 makes the surface glow in its base color."""
 
     base_color: ColorValue = (0.8, 0.8, 0.8)
-    roughness: FloatValue = 0.5
-    metallic: FloatValue = 0.0
-    emission: FloatValue = Field(0.0, description="Emission strength in the base color.")
-    transmission: FloatValue = Field(0.0, description="0 opaque .. 1 glass-like (translucent dice, bottles).")
+    roughness: ranged(FloatValue, 0, 1) = 0.5
+    metallic: ranged(FloatValue, 0, 1) = 0.0
+    emission: nonnegative(FloatValue) = Field(0.0, description="Emission strength in the base color.")
+    transmission: ranged(FloatValue, 0, 1) = Field(
+        0.0, description="0 opaque .. 1 glass-like (translucent dice, bottles)."
+    )
     texture: Texture | None = None
 
 

@@ -21,7 +21,14 @@ import numpy as np
 from pydantic import Field
 
 from simgen.config.base import StrictModel
-from simgen.config.distributions import FloatValue, IntValue, Vec3Value, srgb_to_linear
+from simgen.config.distributions import (
+    FloatValue,
+    IntValue,
+    Vec3Value,
+    nonnegative,
+    ranged,
+    srgb_to_linear,
+)
 from simgen.randomizers.base import FrameDraw, Randomizer
 from simgen.spec import Vec3
 
@@ -32,21 +39,25 @@ if TYPE_CHECKING:
 class PostEffects(StrictModel):
     """Camera/sensor effects on the rendered 8-bit image (labels stay pixel-aligned)."""
 
-    noise: FloatValue = Field(0.0, description="Gaussian sensor noise std, in 8-bit levels.")
-    blur: FloatValue = Field(0.0, description="Gaussian blur sigma, pixels.")
-    jpeg_quality: IntValue | None = Field(None, description="Re-encode as JPEG at this quality (artifacts).")
-    brightness: FloatValue = Field(0.0, description="Added to all channels, in [−1, 1] of full scale.")
-    contrast: FloatValue = Field(1.0, description="Multiplies deviations from mid-gray.")
-    saturation: FloatValue = 1.0
+    noise: nonnegative(FloatValue) = Field(0.0, description="Gaussian sensor noise std, in 8-bit levels.")
+    blur: nonnegative(FloatValue) = Field(0.0, description="Gaussian blur sigma, pixels.")
+    jpeg_quality: ranged(IntValue, 1, 100) | None = Field(
+        None, description="Re-encode as JPEG at this quality (artifacts)."
+    )
+    brightness: ranged(FloatValue, -1, 1) = Field(0.0, description="Added to all channels, of full scale.")
+    contrast: nonnegative(FloatValue) = Field(1.0, description="Multiplies deviations from mid-gray.")
+    saturation: nonnegative(FloatValue) = 1.0
     hue_shift: FloatValue = Field(0.0, description="Degrees.")
-    white_balance: Vec3Value = Field((1.0, 1.0, 1.0), description="Per-channel RGB gains.")
-    vignette: FloatValue = Field(0.0, description="Corner darkening, 0 (none) to 1 (black corners).")
-    auto_white_balance: FloatValue = Field(
+    white_balance: nonnegative(Vec3Value) = Field((1.0, 1.0, 1.0), description="Per-channel RGB gains.")
+    vignette: ranged(FloatValue, 0, 1) = Field(
+        0.0, description="Corner darkening, 0 (none) to 1 (black corners)."
+    )
+    auto_white_balance: ranged(FloatValue, 0, 1) = Field(
         0.0,
         description="Gray-world auto white balance, as a phone camera does: 0 (off) to 1 (the image's "
         "mean color becomes neutral). Applied before white_balance, which then adds a residual cast.",
     )
-    auto_exposure: FloatValue | None = Field(
+    auto_exposure: ranged(FloatValue, 1, 254) | None = Field(
         None,
         description="Auto exposure, as a phone camera does: scale the image in linear light so its "
         "median luminance becomes this 8-bit level (e.g. 180). None = off.",

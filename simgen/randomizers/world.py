@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, model_validator
 
 from simgen.config.base import StrictModel
-from simgen.config.distributions import Choice, ColorValue, FloatValue, freeze, literal_choice
+from simgen.config.distributions import (
+    Choice,
+    ColorValue,
+    FloatValue,
+    freeze,
+    literal_choice,
+    nonnegative,
+    ranged,
+)
 from simgen.config.files import first_image, list_images
 from simgen.randomizers.base import FrameDraw, Randomizer, revalidate
 from simgen.spec import SkySpec, WorldSpec
@@ -30,12 +38,14 @@ WORLD_TYPES = ("color", "gradient", "sky", "image")
 class Sky(StrictModel):
     """Blender's physical sky texture (multiple scattering)."""
 
-    sun_elevation: FloatValue = Field(30.0, description="Degrees.")
+    sun_elevation: ranged(FloatValue, -90, 90) = Field(30.0, description="Degrees.")
     sun_rotation: FloatValue = Field(0.0, description="Degrees about +Z.")
-    sun_intensity: FloatValue = 1.0
-    sun_size: FloatValue = Field(0.545, description="Angular diameter in degrees.")
-    air_density: FloatValue = 1.0
-    aerosol_density: FloatValue = 1.0
+    sun_intensity: nonnegative(FloatValue) = 1.0
+    sun_size: ranged(FloatValue, 0, 90, open_low=True) = Field(
+        0.545, description="Angular diameter in degrees."
+    )
+    air_density: nonnegative(FloatValue) = 1.0
+    aerosol_density: nonnegative(FloatValue) = 1.0
 
 
 class World(StrictModel):
@@ -50,7 +60,7 @@ class World(StrictModel):
     type: literal_choice(*WORLD_TYPES) = "color"  # type: ignore[valid-type]
     color: ColorValue = (0.05, 0.05, 0.05)
     zenith_color: ColorValue = (0.15, 0.3, 0.7)
-    strength: FloatValue = 1.0
+    strength: nonnegative(FloatValue) = 1.0
     sky: Sky = Field(default_factory=Sky)
     images: str | None = Field(None, description="Equirectangular image file or folder (type: image).")
     rotation: FloatValue = Field(0.0, description="Environment rotation about +Z, degrees.")
