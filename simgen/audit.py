@@ -62,7 +62,7 @@ class AuditReport:
 
 def audit_dataset(path: str | Path, check_files: bool = True) -> AuditReport:
     """Audit a dataset folder (its annotations.json) or a COCO json file."""
-    data, json_path, root = coco_data(path)
+    data, json_path, root = coco_data(path, references=False)
     report = AuditReport(json_path, len(data["images"]), len(data["annotations"]))
     _check_ids(data, report)
     categories = {c["id"]: c for c in data["categories"]}

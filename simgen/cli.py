@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from simgen import __version__
-from simgen.errors import SimgenError
-from simgen.label_commands import add_label_commands, audit_after_render
+from simgen.errors import SimgenError, report_errors
+from simgen.label_commands import add_label_commands, audit_after_render, positive_int
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,16 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
-    try:
-        return int(args.func(args) or 0)
-    except SimgenError as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: run the same command again to resume", file=sys.stderr)
-        return 130
+    return report_errors(lambda: args.func(args), args.debug, "run the same command again to resume")
 
 
 def _split_passthrough(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -101,8 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     preview = sub.add_parser("preview", help="contact sheet PNG: images with masks, boxes and names")
     preview.add_argument("dataset", help="dataset folder or COCO json (synthetic or real)")
     preview.add_argument("--out", help="PNG path (default: DATASET/preview.png)")
-    preview.add_argument("--max-images", type=int, default=16)
-    preview.add_argument("--tile-width", type=int, default=320)
+    preview.add_argument("--max-images", type=positive_int, default=16)
+    preview.add_argument("--tile-width", type=positive_int, default=320)
     preview.set_defaults(func=cmd_preview)
 
     merge = sub.add_parser("merge", help="(re)write annotations.json + manifest.json from rendered records")
@@ -132,10 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     ablation.add_argument(
         "--randomizers", help="comma-separated subset (default: every randomizer the config uses; see --list)"
     )
-    ablation.add_argument("--workers", type=_positive_int, default=1)
+    ablation.add_argument("--workers", type=positive_int, default=1)
     ablation.add_argument(
         "--repeats",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         help="run the study N times (render seed and training seed + k) and report mean deltas and "
         "whether each keeps its sign; an existing study's folders are reused (default 1)",
@@ -146,17 +137,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_optional_commands(sub)
     return parser
-
-
-def _positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (a clear usage error instead of a traceback later)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _add_set(parser: argparse.ArgumentParser) -> None:
@@ -193,9 +173,11 @@ def _load(args: argparse.Namespace):
 def cmd_render(args: argparse.Namespace) -> int:
     from simgen.build import build_dataset
     from simgen.build.cpus import auto_workers, parse_workers
+    from simgen.build.output import check_output_dir
     from simgen.build.ray import RayRunner
     from simgen.build.shards import resolve_shard
 
+    check_output_dir(args.out)  # before the config: a bad --out is reported as itself
     config = _load(args)
     workers = parse_workers(args.workers)
     if args.threads < 0:

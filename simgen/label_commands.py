@@ -29,14 +29,16 @@ def add_label_commands(sub: argparse._SubParsersAction) -> None:
     )
     compare.add_argument("first", help="dataset folder or COCO json, e.g. the renders")
     compare.add_argument("second", help="dataset folder or COCO json to compare against, e.g. real photos")
-    compare.add_argument("--size", type=int, default=448, help="longer image side in px (default: 448)")
+    compare.add_argument(
+        "--size", type=positive_int, default=448, help="longer image side in px (default: 448)"
+    )
     compare.add_argument(
         "--second-split",
         type=float,
         metavar="FRACTION",
         help="use only the training part of SECOND, split as `simgen eval --real-split FRACTION` splits it",
     )
-    compare.add_argument("--max-images", type=int, help="measure at most this many images per set")
+    compare.add_argument("--max-images", type=positive_int, help="measure at most this many images per set")
     compare.add_argument("--out", help="also write the result as JSON to this file")
     compare.set_defaults(func=cmd_compare)
 
@@ -65,11 +67,22 @@ def add_label_commands(sub: argparse._SubParsersAction) -> None:
     export.set_defaults(func=cmd_export)
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (a clear usage error instead of a traceback later)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     from simgen.audit import audit_dataset
 
     report = audit_dataset(args.dataset, check_files=not args.no_files)
-    print(report.describe())
+    print(report.describe(), file=sys.stdout if report.ok else sys.stderr)
     return 0 if report.ok else 1
 
 

@@ -6,6 +6,7 @@ and without this step they would first appear mid-build, with half a dataset on 
 - a camera that sits on its own look-at point;
 - a light that sits on the point it aims at;
 - a frame with more instances than the limits allow;
+- a scene that nothing lights (black images that would still carry labels);
 - a camera that sees none of the labelled objects.
 ``load_config`` runs this on the first ``DRY_FRAMES`` images (mesh bounds come from the files,
 through trimesh). ``simgen validate`` therefore reports these problems, and ``render`` reports them
@@ -73,12 +74,27 @@ def _frame_problems(spec: FrameSpec, config: SceneConfig) -> list[str]:
             problems.append(
                 f"light {k} ({light.type}): drew location {_fmt(light.location)} equal to its look_at"
             )
+    if not _lit(spec):
+        problems.append(
+            "nothing lights the scene (every light's power, the world's strength and every emission are 0): "
+            "the images would be black but still labelled"
+        )
     if len(spec.objects) > config.limits.max_instances:
         problems.append(
             f"{len(spec.objects):,} object instances, above limits.max_instances "
             f"({config.limits.max_instances:,})"
         )
     return problems
+
+
+def _lit(spec: FrameSpec) -> bool:
+    emitters = (m for o in spec.objects for m in (o.material, *o.extra_materials) if m is not None)
+    return (
+        any(light.power > 0 for light in spec.lights)
+        or spec.world.strength > 0
+        or any(m.emission > 0 for m in emitters)
+        or spec.world.backplate is not None
+    )
 
 
 def _sees_a_labelled_object(spec: FrameSpec) -> bool:

@@ -95,7 +95,7 @@ def test_corrupted_annotations_are_reported(tmp_path: Path, capsys, change, chec
     assert {v.check for v in report.violations} == checks, report.describe()
     assert message in report.describe()
     assert main(["audit", str(tmp_path)]) == 1
-    assert message in capsys.readouterr().out
+    assert message in capsys.readouterr().err  # a failed audit reports on stderr
 
 
 def test_missing_and_resized_image_files_are_reported(tmp_path: Path) -> None:

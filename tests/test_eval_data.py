@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -62,7 +63,7 @@ def test_load_folder_or_json_with_rle_masks(shapes: Path) -> None:
 
 
 def test_polygon_masks_and_boxes_only(tmp_path: Path) -> None:
-    (tmp_path / "im.png").write_bytes(b"")
+    cv2.imwrite(str(tmp_path / "im.png"), np.zeros((64, 64, 3), np.uint8))
     poly = {
         "id": 1,
         "image_id": 1,
@@ -87,8 +88,11 @@ def test_polygon_masks_and_boxes_only(tmp_path: Path) -> None:
     ("mutate", "message"),
     [
         (lambda d: d.pop("categories"), "missing COCO field 'categories'"),
-        (lambda d: d["annotations"][0].update(category_id=99), "category_id 99 is not in 'categories'"),
-        (lambda d: d["annotations"][0].update(bbox=[1, 2]), "'bbox' must be [x, y, width, height]"),
+        (
+            lambda d: d["annotations"][0].update(category_id=99),
+            "category_id: 99 is not the id of any category",
+        ),
+        (lambda d: d["annotations"][0].update(bbox=[1, 2]), "bbox: expected [x, y, width, height]"),
         (lambda d: d["images"][0].update(file_name="nope.png"), "image file(s) not found"),
     ],
 )
@@ -161,11 +165,11 @@ def test_cli_flags_override_experiment_file(tmp_path: Path) -> None:
 
 
 def test_cli_settings_errors_name_the_field() -> None:
-    with pytest.raises(SimgenError, match="real_split: Input should be less than 1"):
+    with pytest.raises(SimgenError, match=r"real_split \(--real-split\): Input should be less than 1"):
         settings_from_args(_parse(["--synthetic", "s", "--real-test", "r", "--real-split", "1.5"]))
     with pytest.raises(SimgenError, match=r"experiments \['finetune'\] need real training images"):
         settings_from_args(_parse(["--synthetic", "s", "--real-test", "r", "--experiments", "finetune"]))
-    with pytest.raises(SimgenError, match="synthetic: Field required"):
+    with pytest.raises(SimgenError, match=r"synthetic \(--synthetic\): Field required"):
         settings_from_args(_parse(["--real-test", "r"]))
 
 
@@ -219,5 +223,7 @@ def test_synthetic_box_scale_flag_and_its_limits() -> None:
     base = ["--synthetic", "s", "--real-test", "r"]
     assert settings_from_args(_parse(base)).synthetic_box_scale == 1.0
     assert settings_from_args(_parse([*base, "--synthetic-box-scale", "1.19"])).synthetic_box_scale == 1.19
-    with pytest.raises(SimgenError, match="synthetic_box_scale: Input should be less than 2"):
+    with pytest.raises(
+        SimgenError, match=r"synthetic_box_scale \(--synthetic-box-scale\): Input should be less than 2"
+    ):
         settings_from_args(_parse([*base, "--synthetic-box-scale", "3"]))

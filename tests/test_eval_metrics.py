@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from pycocotools.coco import COCO
@@ -21,7 +22,7 @@ def _write_gt(tmp_path: Path, masks: bool = False) -> Path:
     (tmp_path / "images").mkdir()
     images, annotations = [], []
     for i in range(1, 5):
-        (tmp_path / "images" / f"{i}.png").write_bytes(b"")
+        cv2.imwrite(str(tmp_path / "images" / f"{i}.png"), np.zeros((200, 200, 3), np.uint8))
         images.append({"id": i, "file_name": f"images/{i}.png", "width": 200, "height": 200})
         ann = {
             "id": i,

@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 
 class StrictModel(BaseModel):
-    """Unknown keys are errors (a misspelt key must not be ignored), and defaults are validated too."""
+    """Unknown keys are errors (a misspelt key must not be ignored), defaults are validated too, and a
+    number must be finite (NaN or infinity would silently make an object or a light vanish)."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)

@@ -181,21 +181,10 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m simgen.evaluate``: the same command without the ``simgen`` front end."""
-    import sys
-
-    from simgen.errors import SimgenError
+    from simgen.errors import report_errors
 
     parser = argparse.ArgumentParser(prog="python -m simgen.evaluate", description=DESCRIPTION)
     add_arguments(parser)
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except SimgenError as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: rerun the same command with --resume to continue", file=sys.stderr)
-        return 130
+    return report_errors(lambda: run(args), args.debug, "rerun the same command with --resume to continue")

@@ -89,7 +89,9 @@ def load_coco(path: str | Path, name: str | None = None, check_files: bool = Tru
     json_path, data = coco.path, coco.data
     categories = _parse_categories(json_path, data["categories"])
     images = _parse_images(json_path, data["images"])
-    annotations = _parse_annotations(json_path, data["annotations"], {im["id"] for im in images}, categories)
+    annotations = _parse_annotations(
+        json_path, data["annotations"], {im["id"]: im for im in images}, categories
+    )
     coco_set = CocoSet(name or json_path.parent.name, json_path, images, annotations, categories)
     if check_files:
         _check_image_files(coco_set)
@@ -129,20 +131,24 @@ def _parse_images(json_path: Path, raw: list[Any]) -> list[dict[str, Any]]:
 
 
 def _parse_annotations(
-    json_path: Path, raw: list[Any], image_ids: set[int], categories: dict[int, str]
+    json_path: Path, raw: list[Any], images: dict[int, dict[str, Any]], categories: dict[int, str]
 ) -> dict[int, list[dict[str, Any]]]:
+    """Annotations grouped by image; every box must have an area and overlap its image.
+
+    ``read_coco`` has checked the structure and the ids already; a box the detector cannot train on or
+    be scored against (zero width, outside the image) is refused here, before any training starts. A
+    box that only reaches past the border (loose labelling) is kept: the data loader clips it.
+    """
     by_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for i, ann in enumerate(raw):
-        where = f"{json_path}: annotations[{i}]"
-        bbox = ann.get("bbox") if isinstance(ann, dict) else None
-        if not isinstance(bbox, list) or len(bbox) != 4:
-            raise DatasetError(f"{where}: 'bbox' must be [x, y, width, height]")
-        if ann.get("image_id") not in image_ids:
-            raise DatasetError(f"{where}: image_id {ann.get('image_id')!r} is not in 'images'")
-        if ann.get("category_id") not in categories:
+        x, y, w, h = ann["bbox"]
+        image = images[ann["image_id"]]
+        where = f"{json_path}: annotations[{i}].bbox {ann['bbox']}"
+        if w <= 0 or h <= 0:
+            raise DatasetError(f"{where}: a box needs a positive width and height")
+        if x >= image["width"] or y >= image["height"] or x + w <= 0 or y + h <= 0:
             raise DatasetError(
-                f"{where}: category_id {ann.get('category_id')!r} is not in 'categories' "
-                f"(ids {sorted(categories)})"
+                f"{where} lies outside its {image['width']}x{image['height']} image (id {image['id']})"
             )
         by_image[ann["image_id"]].append(ann)
     for index, ann in enumerate(a for group in by_image.values() for a in group):
@@ -151,12 +157,27 @@ def _parse_annotations(
 
 
 def _check_image_files(coco_set: CocoSet) -> None:
+    """Every image file exists, decodes, and has the size its entry declares."""
     missing = [im["file_name"] for im in coco_set.images if not coco_set.image_path(im).is_file()]
     if missing:
         raise DatasetError(
             f"{coco_set.json_path}: {len(missing)} image file(s) not found relative to "
             f"{coco_set.root}, e.g. {missing[:3]}"
         )
+    from simgen.fileio import image_size
+
+    for image in coco_set.images:
+        path = coco_set.image_path(image)
+        size = image_size(path)
+        if size is None:
+            raise DatasetError(
+                f"{coco_set.json_path}: images[id={image['id']}]: {path} is not a readable image"
+            )
+        if size != (image["width"], image["height"]):
+            raise DatasetError(
+                f"{coco_set.json_path}: images[id={image['id']}] declares {image['width']}x{image['height']} "
+                f"but {path.name} is {size[0]}x{size[1]}"
+            )
 
 
 # --- categories ------------------------------------------------------------------------------------------

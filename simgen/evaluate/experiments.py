@@ -49,6 +49,12 @@ def load_study(settings: EvalSettings) -> Study:
     real_train = load_coco(settings.real_train, name="real-train") if settings.real_train else None
     if settings.real_split is not None:
         real_train, real = split_set(real, settings.real_split)
+    for coco_set in [*synthetic, real, *([real_train] if real_train else [])]:
+        if coco_set.num_annotations == 0:
+            role = "test on" if coco_set is real else "train on"
+            raise SimgenError(
+                f"{coco_set.json_path}: set '{coco_set.name}' has no annotations: nothing to {role}"
+            )
     mapping = parse_category_map(settings.category_map)
     categories = match_categories(real, synthetic, mapping)
     if real_train is not None:

@@ -134,5 +134,7 @@ def make_settings(values: dict[str, Any], source: str = "command line") -> EvalS
         problems = []
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"]) or "settings"
-            problems.append(f"  - {loc}: {err['msg']}")
-        raise SimgenError(f"{source}: invalid evaluation settings\n" + "\n".join(problems)) from exc
+            flag = f" (--{loc.replace('_', '-')})" if source == "command line" and err["loc"] else ""
+            found = "" if err["type"] == "missing" else f" (found {err.get('input')!r})"
+            problems.append(f"  - {loc}{flag}: {err['msg']}{found}")
+        raise SimgenError(f"{source}: invalid evaluation settings\n" + "\n".join(problems)) from None

@@ -44,13 +44,15 @@ def open_dataset(path: str | Path) -> LabelSet:
     raise SimgenError(f"{path}: no labels found here in a format simgen reads ({readable})")
 
 
-def coco_data(path: str | Path) -> tuple[dict, Path, Path]:
-    """Labels in any format as a COCO dict, with (where they came from, the folder images are in)."""
+def coco_data(path: str | Path, references: bool = True) -> tuple[dict, Path, Path]:
+    """Labels in any format as a COCO dict, with (where they came from, the folder images are in).
+
+    ``references=False`` lets dangling or repeated ids through (``simgen audit`` reports them itself)."""
     from simgen.writers.coco import read_coco
 
     path = Path(path)
     if REGISTRY["coco"].claims(path):
-        coco = read_coco(path)
+        coco = read_coco(path, references)
         return coco.data, coco.path, coco.root
     labels = open_dataset(path)
     return build_coco(labels.records, labels.categories, labels.info), path, labels.root

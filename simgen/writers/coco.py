@@ -12,6 +12,7 @@ shards merges into exactly the file a single-process build would have written.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -149,11 +150,13 @@ def coco_json_path(path: str | Path) -> Path:
     return path
 
 
-def read_coco(path: str | Path) -> CocoFile:
-    """The one COCO reader every command uses: a folder or json, parsed and checked for its structure."""
+def read_coco(path: str | Path, references: bool = True) -> CocoFile:
+    """The one COCO reader every command uses: a folder or json, parsed and checked for its structure
+    (every entry the right type, boxes 4 finite numbers) and, with ``references``, for ids that point
+    nowhere or repeat. Problems are listed with their place in the file, e.g. ``annotations[3].bbox``."""
     json_path = coco_json_path(path)
     try:
-        data = json.loads(json_path.read_text())
+        data = json.loads(json_path.read_bytes())
     except (OSError, ValueError) as exc:
         raise SimgenError(f"{json_path}: not a readable COCO json ({exc})") from None
     if not isinstance(data, dict):
@@ -161,7 +164,132 @@ def read_coco(path: str | Path) -> CocoFile:
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key), list):
             raise SimgenError(f"{json_path}: not a COCO file: missing COCO field '{key}' (a list)")
+    problems = coco_structure_problems(data, references)
+    if problems:
+        more = f"\n  ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
+        listed = "\n".join(f"  - {p}" for p in problems[:MAX_LISTED])
+        raise SimgenError(f"{json_path}: not a usable COCO file ({len(problems)} problem(s))\n{listed}{more}")
     return CocoFile(data, json_path)
+
+
+MAX_LISTED = 10
+
+
+def coco_structure_problems(data: dict[str, Any], references: bool = True) -> list[str]:
+    """Where a COCO dict breaks the format: wrong types, malformed boxes or masks, dangling ids."""
+    problems: list[str] = []
+    category_ids = [_entry_id(c, f"categories[{i}]", problems) for i, c in enumerate(data["categories"])]
+    for i, cat in enumerate(data["categories"]):
+        if isinstance(cat, dict) and not (isinstance(cat.get("name"), str) and cat["name"]):
+            problems.append(
+                f"categories[{i}].name: expected a non-empty string, found {_short(cat.get('name'))}"
+            )
+    image_ids = [_entry_id(im, f"images[{i}]", problems) for i, im in enumerate(data["images"])]
+    for i, image in enumerate(data["images"]):
+        if isinstance(image, dict):
+            _image_problems(image, f"images[{i}]", problems)
+    for i, ann in enumerate(data["annotations"]):
+        _annotation_problems(ann, f"annotations[{i}]", problems)
+    if references:
+        problems += _reference_problems(data, set(image_ids), set(category_ids))
+        for key, ids in (("images", image_ids), ("categories", category_ids)):
+            repeated = sorted({i for i in ids if i is not None and ids.count(i) > 1})
+            if repeated:
+                problems.append(f"{key}: ids {repeated[:10]} are used more than once")
+    return problems
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _entry_id(entry: Any, where: str, problems: list[str]) -> int | None:
+    if not isinstance(entry, dict):
+        problems.append(f"{where}: expected an object, found {_short(entry)}")
+        return None
+    if not _is_int(entry.get("id")):
+        problems.append(f"{where}.id: expected an integer, found {_short(entry.get('id'))}")
+        return None
+    return entry["id"]
+
+
+def _image_problems(image: dict[str, Any], where: str, problems: list[str]) -> None:
+    if not (isinstance(image.get("file_name"), str) and image["file_name"]):
+        problems.append(
+            f"{where}.file_name: expected a non-empty string, found {_short(image.get('file_name'))}"
+        )
+    for key in ("width", "height"):
+        if not (_is_int(image.get(key)) and image[key] > 0):
+            problems.append(f"{where}.{key}: expected a positive integer, found {_short(image.get(key))}")
+
+
+def _annotation_problems(ann: Any, where: str, problems: list[str]) -> None:
+    if not isinstance(ann, dict):
+        problems.append(f"{where}: expected an object, found {_short(ann)}")
+        return
+    for key in ("image_id", "category_id"):
+        if not _is_int(ann.get(key)):
+            problems.append(f"{where}.{key}: expected an integer, found {_short(ann.get(key))}")
+    bbox = ann.get("bbox")
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(v) for v in bbox)):
+        problems.append(
+            f"{where}.bbox: expected [x, y, width, height] (4 finite numbers), found {_short(bbox)}"
+        )
+    elif bbox[2] < 0 or bbox[3] < 0:
+        problems.append(f"{where}.bbox: width and height must not be negative, found {bbox}")
+    if "area" in ann and not (_is_number(ann["area"]) and ann["area"] >= 0):
+        problems.append(f"{where}.area: expected a number >= 0, found {_short(ann['area'])}")
+    if "iscrowd" in ann and ann["iscrowd"] not in (0, 1):
+        problems.append(f"{where}.iscrowd: expected 0 or 1, found {_short(ann['iscrowd'])}")
+    seg = ann.get("segmentation")
+    if seg not in (None, [], {}) and not _segmentation_ok(seg):
+        expected = "polygons [[x, y, ...], ...] or RLE {size, counts}"
+        problems.append(f"{where}.segmentation: expected {expected}, found {_short(seg)}")
+    kps = ann.get("keypoints")
+    if kps is not None and not (
+        isinstance(kps, list) and len(kps) % 3 == 0 and all(_is_number(v) for v in kps)
+    ):
+        problems.append(f"{where}.keypoints: expected [x, y, v] * K numbers, found {_short(kps)}")
+
+
+def _segmentation_ok(seg: Any) -> bool:
+    if isinstance(seg, list):
+        return all(
+            isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0 and all(_is_number(v) for v in p)
+            for p in seg
+        )
+    if isinstance(seg, dict):
+        size, counts = seg.get("size"), seg.get("counts")
+        size_ok = isinstance(size, list) and len(size) == 2 and all(_is_int(v) and v >= 0 for v in size)
+        return size_ok and (
+            isinstance(counts, str) or (isinstance(counts, list) and all(_is_int(v) for v in counts))
+        )
+    return False
+
+
+def _reference_problems(
+    data: dict[str, Any], image_ids: set[int | None], category_ids: set[int | None]
+) -> list[str]:
+    problems = []
+    for i, ann in enumerate(data["annotations"]):
+        if not isinstance(ann, dict):
+            continue
+        if _is_int(ann.get("image_id")) and ann["image_id"] not in image_ids:
+            problems.append(f"annotations[{i}].image_id: {ann['image_id']} is not the id of any image")
+        if _is_int(ann.get("category_id")) and ann["category_id"] not in category_ids:
+            problems.append(
+                f"annotations[{i}].category_id: {ann['category_id']} is not the id of any category"
+            )
+    return problems
 
 
 class CocoWriter(Writer):
