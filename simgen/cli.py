@@ -172,7 +172,7 @@ def _load(args: argparse.Namespace):
 
 def cmd_render(args: argparse.Namespace) -> int:
     from simgen.build import build_dataset
-    from simgen.build.cpus import auto_workers, parse_workers
+    from simgen.build.cpus import auto_workers, check_local_parallelism, parse_workers
     from simgen.build.output import check_output_dir
     from simgen.build.ray import RayRunner
     from simgen.build.shards import resolve_shard
@@ -193,8 +193,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     runner = None
     if args.ray is not None:
         runner = RayRunner(address=args.ray or None, actors=workers, threads=args.threads or 1)
-    elif workers is None:
-        workers = auto_workers(config)
+    else:
+        workers = workers or auto_workers(config)
+        check_local_parallelism(workers, args.threads)
     summary = build_dataset(
         config,
         Path(args.out),

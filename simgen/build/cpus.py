@@ -115,6 +115,21 @@ def auto_workers(config: SceneConfig, cpus: int | None = None) -> int:
     return max(1, min(cpus, int(_memory_gib() // WORKER_MEMORY_GIB)))
 
 
+def check_local_parallelism(workers: int, threads: int, cpus: int | None = None) -> None:
+    """Refuse a worker or thread count that would only thrash this machine (``--workers 5000`` starts
+    5000 Blender processes of ~0.5 GiB each): more workers than memory holds at ~0.3 GiB each, or more
+    than 8 threads per CPU. Ray workers are sized by their own nodes and are not checked here."""
+    cpus = cpus or available_cpus()
+    most_workers = max(1, int(_memory_gib() / 0.3))
+    if workers > most_workers:
+        raise SimgenError(
+            f"--workers {workers}: this machine's memory holds at most {most_workers} Blender workers "
+            f"(~0.3 GiB each); use --ray or shards to spread a build over machines"
+        )
+    if threads > 8 * cpus:
+        raise SimgenError(f"--threads {threads}: above 8 per CPU ({cpus} CPUs here) only adds contention")
+
+
 def _gpu_present() -> bool:
     """Cheap hint that Cycles will pick a GPU (NVIDIA driver or ROCm present), without importing bpy."""
     nvidia = Path("/proc/driver/nvidia/gpus")

@@ -193,7 +193,10 @@ class Limits(StrictModel):
 
     max_images: int = Field(100_000_000, ge=1, description="scene.num_images at most.")
     max_instances: int = Field(
-        10_000, ge=1, description="Object instances (objects and distractors) per image at most."
+        10_000,
+        ge=1,
+        le=65_535,
+        description="Object instances (objects and distractors) per image at most (16-bit instance maps).",
     )
     max_megapixel_samples: float = Field(
         20_000,

@@ -56,7 +56,7 @@ class Physics(StrictModel):
         "no rolling friction, so round objects roll on and on; a soft support such as fabric stops "
         "them fast (0.5-0.9).",
     )
-    substeps: int = Field(10, ge=1)
+    substeps: int = Field(10, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _max_after_min(self) -> Physics:
