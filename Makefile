@@ -2,12 +2,12 @@
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-EXTRAS ?= dev,eval,ray
+EXTRAS ?= dev,eval,ray,farm
 SETUP_GB := 8
 
 .PHONY: setup render test test-all lint bench bench-scaling clean
 
-## setup: create .venv (Python 3.11) and install simgen with its dev + evaluator + Ray extras
+## setup: create .venv (Python 3.11) and install simgen with its dev + evaluator + Ray + farm extras
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml

@@ -60,10 +60,13 @@ class AuditReport:
         return "\n".join(lines)
 
 
-def audit_dataset(path: str | Path, check_files: bool = True) -> AuditReport:
-    """Audit a dataset folder (its annotations.json) or a COCO json file."""
+def audit_dataset(path: str | Path, check_files: bool = True, deep: bool = False) -> AuditReport:
+    """Audit a dataset folder (its annotations.json) or a COCO json file; ``deep`` also checks each file
+    of a simgen dataset against its record (size, content hash, decodes)."""
     data, json_path, root = coco_data(path, references=False)
     report = AuditReport(json_path, len(data["images"]), len(data["annotations"]))
+    if deep:
+        _check_records(root, report)
     _check_ids(data, report)
     categories = {c["id"]: c for c in data["categories"]}
     images = {im["id"]: im for im in data["images"]}
@@ -80,6 +83,20 @@ def audit_dataset(path: str | Path, check_files: bool = True) -> AuditReport:
     for image_id, image in images.items():
         _audit_image(image, by_image.get(image_id, []), ctx)
     return report
+
+
+def _check_records(root: Path, report: AuditReport) -> None:
+    """``--deep``: every record of the dataset at the strictest level (simgen.build.records)."""
+    from simgen.build.layout import record_files
+    from simgen.build.records import check_record
+
+    records = record_files(root)
+    if not records:
+        report.add("records", str(root), "--deep needs a simgen dataset folder (records/ holds no records)")
+    for index, path in sorted(records.items()):
+        _, problem = check_record(root, path, index, "decode")
+        if problem:
+            report.add("records", str(path.relative_to(root)), problem)
 
 
 @dataclass

@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, default=0, help="Cycles threads per worker (default: CPUs / workers)"
     )
     render.add_argument(
+        "--verify",
+        action="store_true",
+        help="check the content hash of every file already there, not only its size, before skipping it "
+        "(reads every byte; re-renders images whose files changed since they were written)",
+    )
+    render.add_argument(
         "--shard",
         metavar="I/N|auto|all",
         help="render only shard I of N (0-based index ranges). Default: taken from an array job's "
@@ -204,9 +210,10 @@ def cmd_render(args: argparse.Namespace) -> int:
         threads=args.threads,
         progress=not args.no_progress,
         runner=runner,
+        verify=args.verify,
     )
     print(summary.describe())
-    return audit_after_render(summary.coco_path)
+    return audit_after_render(summary.coco_path, config.scene.num_images)
 
 
 def cmd_ablate(args: argparse.Namespace) -> int:

@@ -8,8 +8,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import cv2
 import numpy as np
@@ -35,12 +36,24 @@ def _publish(tmp: str, path: Path) -> None:
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see either the old file or the complete new one."""
+    with _atomic_file(path, "wb") as handle:
+        handle.write(data)
+
+
+def atomic_writer(path: str | Path) -> contextlib.AbstractContextManager[TextIO]:
+    """A text file written in pieces (bounded memory) and published whole at the end, or not at all."""
+    return _atomic_file(path, "w")
+
+
+@contextlib.contextmanager
+def _atomic_file(path: str | Path, mode: str) -> Iterator[Any]:
+    """A temp file next to ``path``, fsynced and renamed over it on success, removed on any failure."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         _publish(tmp, path)

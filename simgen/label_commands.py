@@ -11,6 +11,12 @@ def add_label_commands(sub: argparse._SubParsersAction) -> None:
     audit = sub.add_parser("audit", help="check every annotation of a dataset; non-zero exit on violations")
     audit.add_argument("dataset", help="dataset folder or COCO json")
     audit.add_argument("--no-files", action="store_true", help="skip checking image files on disk")
+    audit.add_argument(
+        "--deep",
+        action="store_true",
+        help="also check every file of a simgen dataset against the size and content hash in its record "
+        "and decode it (reads every byte; catches bit rot and copies that went wrong)",
+    )
     audit.set_defaults(func=cmd_audit)
 
     stats = sub.add_parser("stats", help="stats.json + stats.png: class balance, sizes, visibility")
@@ -64,6 +70,13 @@ def add_label_commands(sub: argparse._SubParsersAction) -> None:
         "annotators draw looser boxes; simgen eval's box-tightness finding measures S (1.0)",
     )
     export.add_argument("--out", help="output file/folder (default: inside DATASET)")
+    export.add_argument(
+        "--shard-size",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="webdataset: samples per tar (1000); parquet: rows per file (10000)",
+    )
     export.set_defaults(func=cmd_export)
 
 
@@ -81,14 +94,22 @@ def positive_int(text: str) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     from simgen.audit import audit_dataset
 
-    report = audit_dataset(args.dataset, check_files=not args.no_files)
+    report = audit_dataset(args.dataset, check_files=not args.no_files, deep=args.deep)
     print(report.describe(), file=sys.stdout if report.ok else sys.stderr)
     return 0 if report.ok else 1
 
 
-def audit_after_render(coco_path: Path | None) -> int:
+AUDIT_AFTER_RENDER_MAX = 20_000
+"""Datasets up to this size are audited at the end of ``simgen render``; larger ones are left to an
+explicit ``simgen audit`` (it decodes every mask: minutes per 100k images, not bookkeeping)."""
+
+
+def audit_after_render(coco_path: Path | None, num_images: int = 0) -> int:
     """What ``simgen render`` runs on a merged dataset: the audit, printed; 1 if anything is wrong."""
     if coco_path is None:
+        return 0
+    if num_images > AUDIT_AFTER_RENDER_MAX:
+        print(f"audit: skipped for {num_images:,} images (run `simgen audit {coco_path.parent}`)")
         return 0
     from simgen.audit import audit_dataset
 
@@ -121,6 +142,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from simgen.writers import export, open_dataset
 
-    for path in export(open_dataset(args.dataset), args.format, args.out, args.task, args.box_scale):
+    labels = open_dataset(args.dataset, stream=True)  # a simgen build streams from its records
+    for path in export(labels, args.format, args.out, args.task, args.box_scale, args.shard_size or 0):
         print(path)
     return 0

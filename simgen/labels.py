@@ -121,16 +121,13 @@ def grow_box(bbox: list[float], scale: float, width: int, height: int) -> list[f
     return [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)]
 
 
-def with_grown_boxes(records: list[ImageRecord], scale: float) -> list[ImageRecord]:
-    """Copies of ``records`` whose boxes (not masks) are grown by ``scale`` (see :func:`grow_box`)."""
-    grown = []
-    for record in records:
-        instances = [
-            replace(inst, bbox=grow_box(inst.bbox, scale, record.width, record.height))
-            for inst in record.instances
-        ]
-        grown.append(replace(record, instances=instances))
-    return grown
+def grown_boxes(record: ImageRecord, scale: float) -> ImageRecord:
+    """A copy of ``record`` whose boxes (not masks) are grown by ``scale`` (see :func:`grow_box`)."""
+    instances = [
+        replace(inst, bbox=grow_box(inst.bbox, scale, record.width, record.height))
+        for inst in record.instances
+    ]
+    return replace(record, instances=instances)
 
 
 def semantic_map(instance_ids: np.ndarray, spec: FrameSpec) -> np.ndarray:

@@ -276,6 +276,49 @@ def test_ray_build_equals_a_local_build_even_when_a_worker_dies(tmp_path: Path, 
     assert RayRunner().threads == 1
 
 
+def test_a_two_node_ray_cluster_that_loses_a_node_still_builds_the_same_dataset(
+    tmp_path: Path, reference: Path
+) -> None:
+    """A real two-node cluster on this machine (Ray's own test cluster: a head and a second node, each
+    its own raylet with 1 CPU, so one Blender actor lands on each). When images start to arrive the
+    second node is killed (its raylet and workers, no graceful shutdown) and a fresh node joins, as an
+    autoscaler would do; Ray restarts the lost actor there and retries its chunk. The dataset must equal
+    the local build, with every image rendered exactly once."""
+    pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'simgen[ray]'")
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        second = cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        out = tmp_path / "ray2"
+        args = ["render", str(TABLETOP), "--out", str(out), "-n", "7", "--no-progress", *TINY]
+        args += ["--ray", cluster.address, "--workers", "2"]
+        env = clean_env()
+        env.pop("RAY_ADDRESS", None)
+        driver = subprocess.Popen(
+            [sys.executable, "-m", "simgen.cli", *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 240
+        while not list((out / "records").glob("*.json")) and time.monotonic() < deadline:
+            assert driver.poll() is None, driver.communicate()
+            time.sleep(0.05)
+        done_before_kill = len(list((out / "records").glob("*.json")))
+        cluster.remove_node(second, allow_graceful=False)
+        cluster.add_node(num_cpus=1)
+        stdout, stderr = driver.communicate(timeout=300)
+    finally:
+        cluster.shutdown()
+    assert driver.returncode == 0, stderr
+    assert 1 <= done_before_kill < 7, "the node was lost after the build, not during it"
+    assert "7 image(s) rendered, 0 already done" in stdout  # nothing lost, nothing twice
+    assert_same_dataset(out, reference)
+
+
 def test_example_farm_manifests_agree_with_themselves() -> None:
     """The Slurm array size and the Indexed Job's completions must match the shard count they export."""
     sbatch = (ROOT / "examples" / "slurm" / "render_array.sbatch").read_text()

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from simgen.build.frame import Done, RenderedImage, commit_image
+from simgen.build.layout import Layout
 from simgen.build.local import Runner, local_runner
 from simgen.build.merge import merge_dataset, missing_indices
 from simgen.build.output import check_output_dir, output_folder
-from simgen.build.records import read_records, remove_stale_temps
+from simgen.build.records import Level, remove_stale_temps, scan_done
 from simgen.config.schema import SceneConfig
 from simgen.errors import SimgenError
 
@@ -81,21 +82,27 @@ def build_dataset(
     merge: bool = True,
     threads: int = 0,
     runner: Runner | None = None,
+    verify: bool = False,
 ) -> BuildSummary:
     """Render the images in ``indices`` (default: all) that are not done yet, then merge if complete.
 
-    ``workers``/``threads`` configure the local process pool; ``runner`` replaces it (e.g. Ray). A build
-    that fails before its first image is written leaves the folder as it found it.
+    ``workers``/``threads`` configure the local process pool; ``runner`` replaces it (e.g. Ray). An image
+    counts as done when its files have the sizes its record states; ``verify`` also checks their content
+    hashes (reads every file: see simgen.build.records). A build that fails before its first image is
+    written leaves the folder as it found it.
     """
     out_dir = check_output_dir(out_dir)
-    wanted = list(dict.fromkeys(range(config.scene.num_images) if indices is None else indices))
-    outside = [i for i in wanted if not 0 <= i < config.scene.num_images]
+    total = config.scene.num_images
+    wanted = range(total) if indices is None else list(dict.fromkeys(indices))
+    outside = [i for i in wanted if not 0 <= i < total] if indices is not None else []
     if outside:
-        raise SimgenError(f"image indices {outside[:5]} are outside 0..{config.scene.num_images - 1}")
+        raise SimgenError(f"image indices {outside[:5]} are outside 0..{total - 1}")
+    layout = Layout(total)
+    level: Level = "hash" if verify else "size"
     with output_folder(config, out_dir) as digest:
-        done = read_records(out_dir, wanted)
+        done = scan_done(out_dir, layout, wanted, level)
         pending = [i for i in wanted if i not in done]
-        remove_stale_temps(out_dir, pending)
+        remove_stale_temps(out_dir, layout, pending)
         start = time.perf_counter()
         results = _render_pending(
             config, out_dir, digest, pending, progress, runner or local_runner(workers, threads)
@@ -127,6 +134,7 @@ def _render_pending(
     """Hand the pending images to the runner and write each one it renders, with a progress bar."""
     from tqdm import tqdm
 
+    layout = Layout(config.scene.num_images)
     if not pending:
         return []
     results: list[Done] = []
@@ -135,7 +143,7 @@ def _render_pending(
 
         def on_rendered(image: RenderedImage) -> None:
             nonlocal instances
-            done = commit_image(out_dir, image, digest)
+            done = commit_image(out_dir, image, digest, layout)
             results.append(done)
             instances += done.instances
             bar.update(1)

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from simgen.backend.protocol import Renderer
-from simgen.build.layout import frame_stem, record_path
+from simgen.build.layout import Layout
+from simgen.build.records import file_integrity
 from simgen.config.schema import SceneConfig
 from simgen.fileio import encode_exr, encode_image, write_bytes_atomic, write_json_atomic
 from simgen.labels import ImageRecord, annotate, camera_normals, semantic_map
@@ -45,50 +46,55 @@ def render_image(renderer: Renderer, config: SceneConfig, index: int) -> Rendere
     for randomizer in REGISTRY.values():
         result.rgb = randomizer.apply_image(result.rgb, spec)
     t0 = time.perf_counter()
-    stem = frame_stem(index)
+    layout = Layout(config.scene.num_images)
     ext = "jpg" if config.render.image_format == "jpg" else "png"
     record = ImageRecord(
         index=index,
         seed=spec.seed,
         width=int(result.rgb.shape[1]),
         height=int(result.rgb.shape[0]),
-        file_name=f"images/{stem}.{ext}",
+        file_name=layout.file("images", index, ext),
         spec=spec.to_dict(asset_root=config.asset_root),
     )
     annotate(record, result, spec, config, renderer)
     files = {record.file_name: encode_image(record.file_name, result.rgb, config.render.jpeg_quality)}
     outputs = config.outputs
     if outputs.instances:
-        record.extra_files["instances"] = f"instances/{stem}.png"
+        record.extra_files["instances"] = layout.file("instances", index, "png")
         files[record.extra_files["instances"]] = encode_image("ids.png", result.instance_ids)
     if outputs.semantic:
-        record.extra_files["semantic"] = f"semantic/{stem}.png"
+        record.extra_files["semantic"] = layout.file("semantic", index, "png")
         files[record.extra_files["semantic"]] = encode_image(
             "ids.png", semantic_map(result.instance_ids, spec)
         )
     if outputs.depth:
-        record.extra_files["depth"] = f"depth/{stem}.exr"
+        record.extra_files["depth"] = layout.file("depth", index, "exr")
         files[record.extra_files["depth"]] = encode_exr({"Z": result.depth})
     if outputs.normals and result.normals is not None:
-        record.extra_files["normals"] = f"normals/{stem}.exr"
+        record.extra_files["normals"] = layout.file("normals", index, "exr")
         n = camera_normals(result.normals, spec.camera)
         files[record.extra_files["normals"]] = encode_exr({"X": n[..., 0], "Y": n[..., 1], "Z": n[..., 2]})
     record.timings = {**result.timings, **record.timings, "label_write": time.perf_counter() - t0}
     return RenderedImage(record, files, renderer.provenance())
 
 
-def commit_image(out_dir: Path, rendered: RenderedImage, config_digest: str) -> Done:
+def commit_image(out_dir: Path, rendered: RenderedImage, config_digest: str, layout: Layout) -> Done:
     """Write the files atomically, then the record: a record on disk means every file it lists is whole.
 
-    The record names the config it was rendered from (``provenance.config_hash``), so the folder's
-    identity survives the loss of config.hash. Returns what the build reports for the image."""
+    The record states each file's size and content hash (``files``: what resume and ``--verify`` check)
+    and names the config it was rendered from (``provenance.config_hash``), so the folder's identity
+    survives the loss of config.hash. Returns what the build reports for the image."""
     t0 = time.perf_counter()
     for name, data in rendered.files.items():
         write_bytes_atomic(out_dir / name, data)
     record = rendered.record
     record.timings["label_write"] = record.timings.get("label_write", 0.0) + time.perf_counter() - t0
-    data = {**record.to_dict(), "provenance": {**rendered.provenance, "config_hash": config_digest}}
-    write_json_atomic(record_path(out_dir, record.index), data)
+    data = {
+        **record.to_dict(),
+        "files": file_integrity(rendered.files),
+        "provenance": {**rendered.provenance, "config_hash": config_digest},
+    }
+    write_json_atomic(layout.record(out_dir, record.index), data)
     device = str(rendered.provenance.get("device", ""))
     moving = int((record.spec.get("physics") or {}).get("still_moving") or 0)
     return Done(record.index, len(record.instances), record.timings, device, moving)

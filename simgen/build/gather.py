@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from simgen.build.layout import record_path
+from simgen.build.layout import Layout, recorded_indices
 from simgen.build.output import load_dataset_config
-from simgen.build.records import read_record, read_records, recorded_indices
+from simgen.build.records import read_record, scan_done
 from simgen.config.schema import SceneConfig
 from simgen.errors import SimgenError
 from simgen.fileio import link_or_copy_atomic, write_bytes_atomic
@@ -42,11 +42,12 @@ def gather_shards(out_dir: Path, shard_dirs: Sequence[Path]) -> GatherReport:
         if not (out_dir / "config.hash").is_file():
             link_or_copy_atomic(shard_dir / "config.yaml", out_dir / "config.yaml")
             write_bytes_atomic(out_dir / "config.hash", (digest + "\n").encode())
+        layout = Layout(config.scene.num_images)
         theirs = {i for i in recorded_indices(shard_dir) if i < config.scene.num_images}
-        ours = read_records(out_dir, theirs)
+        ours = scan_done(out_dir, layout, theirs)
         report.already += len(ours)
-        for index in sorted(theirs - set(ours)):
-            if _copy_image(shard_dir, out_dir, index):
+        for index in sorted(theirs - ours):
+            if _copy_image(shard_dir, out_dir, index, layout):
                 report.copied += 1
             else:
                 report.incomplete += 1
@@ -71,22 +72,22 @@ def _read_stamp(folder: Path) -> str:
     return stamp.read_text().strip()
 
 
-def _copy_image(src: Path, dst: Path, index: int) -> bool:
+def _copy_image(src: Path, dst: Path, index: int, layout: Layout) -> bool:
     """Link or copy one complete image (files first, record last); False if the shard's copy is broken."""
-    found = read_record(src, index)
+    found = read_record(src, index, layout)
     if found is None:
         return False
     record, _ = found
     for name in [record.file_name, *record.extra_files.values()]:
         link_or_copy_atomic(src / name, dst / name)
-    link_or_copy_atomic(record_path(src, index), record_path(dst, index))
+    link_or_copy_atomic(layout.record(src, index), layout.record(dst, index))
     return True
 
 
 def describe_missing(config: SceneConfig, out_dir: Path) -> str:
     """Which images block a merge, as index ranges (so a farm user sees which shards to run again)."""
     total = config.scene.num_images
-    found = read_records(out_dir, range(total))
+    found = scan_done(out_dir, Layout(total), range(total))
     missing = [i for i in range(total) if i not in found]
     return f"{len(missing)} of {total} image(s) are missing or broken (indices {_ranges(missing)})"
 

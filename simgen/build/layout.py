@@ -1,25 +1,94 @@
 """Where a dataset's files go inside its output folder.
 
-config.yaml          resolved config (defaults filled, asset paths absolute)
+config.yaml          resolved config (asset paths relative to the folder)
 config.hash          which config the folder belongs to
 images/000000.png    RGB
 instances/000000.png uint16 instance ids (0 = background)       [outputs.instances]
 semantic/000000.png  uint16 category ids (0 = background)       [outputs.semantic]
 depth/000000.exr     float32 meters along the optical axis       [outputs.depth]
 normals/000000.exr   float32 camera-space normals                [outputs.normals]
-records/000000.json  labels + sampled FrameSpec + timings; written last, so it marks the image done
+records/000000.json  labels + sampled FrameSpec + file sizes and hashes; written last, so it marks the
+                     image done
 annotations.json     COCO, merged from the records once every image is done
 manifest.json        provenance: versions, device, config hash, per-image seed and timing
+
+Datasets of more than ``FLAT_LIMIT`` images fan out, so that no folder holds more than ~``BUCKET``
+files (file systems and object-store listings slow down on huge folders): image 12345 of a
+1,000,000-image set is ``images/012/012345.png`` and ``records/012/012345.json``. The index width grows
+with the dataset (6 digits at least). Readers never rebuild these names: they follow ``file_name``.
 """
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
+
+FLAT_LIMIT = 10_000
+"""Datasets up to this many images keep one flat folder per kind (the layout of every older dataset)."""
+BUCKET = 1_000
+"""Images per subfolder in a fanned-out dataset."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """File names of a dataset of ``num_images`` images (a pure function of the count)."""
+
+    num_images: int
+
+    @property
+    def fanned(self) -> bool:
+        return self.num_images > FLAT_LIMIT
+
+    @property
+    def width(self) -> int:
+        return max(6, len(str(max(self.num_images - 1, 0))))
+
+    def stem(self, index: int) -> str:
+        """``000123``, or ``012/012345`` in a fanned-out dataset."""
+        name = f"{index:0{self.width}d}"
+        if not self.fanned:
+            return name
+        return f"{index // BUCKET:0{self.width - 3}d}/{name}"
+
+    def file(self, kind: str, index: int, ext: str) -> str:
+        """A file's name relative to the dataset folder, e.g. ``images/000123.png``."""
+        return f"{kind}/{self.stem(index)}.{ext}"
+
+    def record(self, out_dir: Path, index: int) -> Path:
+        return out_dir / "records" / f"{self.stem(index)}.json"
 
 
 def frame_stem(index: int) -> str:
-    return f"{index:06d}"
+    """The stem of a small (flat) dataset; prefer ``Layout(num_images).stem``."""
+    return Layout(1).stem(index)
 
 
-def record_path(out_dir: Path, index: int) -> Path:
-    return out_dir / "records" / f"{frame_stem(index)}.json"
+def record_files(out_dir: Path) -> dict[int, Path]:
+    """Every record file by index, flat or fanned out (a listing only; says nothing about validity)."""
+    found: dict[int, Path] = {}
+    for folder, entry in _record_entries(out_dir / "records"):
+        found[int(entry[:-5])] = folder / entry
+    return found
+
+
+def recorded_indices(out_dir: Path) -> set[int]:
+    """Indices with a record file, from directory listings (cheap; says nothing about validity)."""
+    return {int(entry[:-5]) for _, entry in _record_entries(out_dir / "records")}
+
+
+def _record_entries(records: Path) -> list[tuple[Path, str]]:
+    try:
+        with os.scandir(records) as it:
+            entries = list(it)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    out = [(records, e.name) for e in entries if _is_record_name(e.name)]
+    for sub in sorted(e.name for e in entries if e.name.isdigit() and e.is_dir()):
+        with os.scandir(records / sub) as it:
+            out += [(records / sub, e.name) for e in it if _is_record_name(e.name)]
+    return out
+
+
+def _is_record_name(name: str) -> bool:
+    return name.endswith(".json") and name[:-5].isdigit()

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from simgen.build.layout import record_path
-from simgen.build.records import recorded_indices
+from simgen.build.layout import record_files, recorded_indices
 from simgen.config.loader import config_hash, portable_config
 from simgen.config.schema import SceneConfig
 from simgen.errors import SimgenError
@@ -92,9 +91,9 @@ def folder_config_hash(out_dir: Path) -> str | None:
     stamp = out_dir / "config.hash"
     if stamp.is_file():
         return stamp.read_text().strip() or None
-    for index in sorted(recorded_indices(out_dir))[:1]:
+    for path in sorted(record_files(out_dir).items())[:1]:
         try:
-            return json.loads(record_path(out_dir, index).read_text())["provenance"]["config_hash"]
+            return json.loads(path[1].read_text())["provenance"]["config_hash"]
         except (OSError, ValueError, KeyError, TypeError):
             return None
     return None

@@ -7,19 +7,31 @@ see docs/extending.md.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from pathlib import Path
 
 from simgen.errors import SimgenError
-from simgen.labels import with_grown_boxes
-from simgen.writers.base import LabelSet, WriteOptions, Writer
+from simgen.labels import grown_boxes
+from simgen.writers.base import LabelSet, MappedRecords, WriteOptions, Writer
 from simgen.writers.bop import BopWriter
 from simgen.writers.coco import CocoPolygonsWriter, CocoWriter, build_coco
+from simgen.writers.parquet import ParquetWriter
 from simgen.writers.voc import VocWriter
+from simgen.writers.webdataset import WebDatasetWriter
 from simgen.writers.yolo import YoloWriter
 
 REGISTRY: dict[str, Writer] = {
-    w.name: w for w in (CocoWriter(), CocoPolygonsWriter(), YoloWriter(), BopWriter(), VocWriter())
+    w.name: w
+    for w in (
+        CocoWriter(),
+        CocoPolygonsWriter(),
+        YoloWriter(),
+        BopWriter(),
+        VocWriter(),
+        WebDatasetWriter(),
+        ParquetWriter(),
+    )
 }
 """Every label format by its ``--format`` name."""
 
@@ -32,11 +44,20 @@ def get_writer(name: str) -> Writer:
     return REGISTRY[name]
 
 
-def open_dataset(path: str | Path) -> LabelSet:
-    """Labels from a dataset folder or file in any format with a reader (COCO, YOLO, Pascal VOC, ...)."""
+def open_dataset(path: str | Path, stream: bool = False) -> LabelSet:
+    """Labels from a dataset folder or file in any format with a reader (COCO, YOLO, Pascal VOC, ...).
+
+    ``stream``: a finished simgen build folder is read from its records as they are used (bounded memory
+    for exports of a million images) instead of loading annotations.json."""
     path = Path(path)
     if not path.exists():
         raise SimgenError(f"{path}: no such dataset folder or label file")
+    if stream:
+        from simgen.build.merge import streamed_labels
+
+        labels = streamed_labels(path)
+        if labels is not None:
+            return labels
     for writer in REGISTRY.values():
         if writer.claims(path):
             return writer.read(path)
@@ -64,6 +85,7 @@ def export(
     out: str | Path | None = None,
     task: str = "all",
     box_scale: float = 1.0,
+    shard_size: int = 0,
 ) -> list[Path]:
     """Write ``labels`` as ``fmt``; returns the written file/folder paths.
 
@@ -75,6 +97,7 @@ def export(
     if box_scale != 1.0:
         if not writer.keeps_boxes:
             raise SimgenError(f"--box-scale: {fmt} labels hold no boxes; drop --box-scale")
-        labels = replace(labels, records=with_grown_boxes(labels.records, box_scale))
+        grow = functools.partial(grown_boxes, scale=box_scale)
+        labels = replace(labels, records=MappedRecords(labels.records, grow))
     target = Path(out) if out else labels.root / writer.default_out
-    return writer.write(labels, target, WriteOptions(task=task))
+    return writer.write(labels, target, WriteOptions(task=task, shard_size=shard_size))

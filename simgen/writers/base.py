@@ -8,6 +8,9 @@ conversion is read → write; COCO (simgen's annotations.json) is the lossless h
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,11 +18,42 @@ from typing import Any, ClassVar
 from simgen.labels import ImageRecord
 
 
+class MappedRecords(Sequence[ImageRecord]):
+    """``records`` with ``change`` applied to each as it is read (a lazy map that keeps the length and the
+    order, so a streamed dataset stays streamed)."""
+
+    def __init__(self, records: Sequence[ImageRecord], change: Callable[[ImageRecord], ImageRecord]) -> None:
+        self.records, self.change = records, change
+        self.in_index_order = getattr(records, "in_index_order", False)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def]
+        if isinstance(i, slice):
+            return [self.change(r) for r in self.records[i]]
+        return self.change(self.records[i])
+
+    def __iter__(self) -> Iterator[ImageRecord]:
+        return map(self.change, self.records)
+
+
+def by_index(records: Iterable[ImageRecord]) -> Iterable[ImageRecord]:
+    """``records`` in index order; a streamed dataset (``in_index_order``) is passed through unread, so
+    writers that need the order do not load a million records into memory to sort them."""
+    if getattr(records, "in_index_order", False):
+        return records
+    return sorted(records, key=lambda r: r.index)
+
+
 @dataclass
 class LabelSet:
-    """What every writer needs: records, COCO categories, provenance and the folder images are in."""
+    """What every writer needs: records, COCO categories, provenance and the folder images are in.
 
-    records: list[ImageRecord]
+    ``records`` may be a list or a lazy sequence read from disk as it is iterated (a merge of a large
+    build): writers iterate it once, in order, rather than index it or hold on to it."""
+
+    records: Sequence[ImageRecord]
     categories: list[dict[str, Any]]
     root: Path  # image file names are relative to this folder
     info: dict[str, Any] = field(default_factory=dict)
@@ -31,6 +65,7 @@ class WriteOptions:
     """Options some formats take (the others ignore them)."""
 
     task: str = "all"  # YOLO: detect, segment, pose or all
+    shard_size: int = 0  # WebDataset samples per tar / Parquet rows per file (0: the format's default)
 
 
 class Writer:
@@ -57,3 +92,23 @@ class Writer:
 
     def read(self, path: Path) -> LabelSet:  # pragma: no cover - writers without a reader never claim
         raise NotImplementedError
+
+
+@contextlib.contextmanager
+def staged_folder(out: Path) -> Iterator[Path]:
+    """A fresh folder next to ``out`` to write a multi-file export into; it replaces ``out`` when the
+    block succeeds (two renames) and is removed when it fails, so ``out`` is never half-written."""
+    staging = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    old = out.with_name(f".{out.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        out.rename(old)
+    staging.rename(out)
+    shutil.rmtree(old, ignore_errors=True)

@@ -14,17 +14,19 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from simgen import __version__
 from simgen.errors import SimgenError
-from simgen.fileio import write_json_atomic
+from simgen.fileio import atomic_writer
 from simgen.labels import ImageRecord, InstanceLabel, decode_mask, encode_mask
 from simgen.polygons import mask_to_polygons, polygons_to_mask
-from simgen.writers.base import LabelSet, WriteOptions, Writer
+from simgen.writers.base import LabelSet, MappedRecords, WriteOptions, Writer, by_index
 
 # optional per-annotation fields, written only when set (order = order in the file)
 EXTRA_FIELDS = (
@@ -63,13 +65,18 @@ def build_coco(
     """A COCO dict; ``info`` carries provenance (config hash, seed, scene name).
 
     Deterministic: no timestamps (they live in manifest.json), so equal inputs give byte-equal files.
-    ``categories`` are names (ids 1..N) or ready COCO category dicts.
+    ``categories`` are names (ids 1..N) or ready COCO category dicts. For a file, ``write_coco`` gives
+    the same bytes without holding the dataset in memory.
     """
     images, annotations = [], []
     for record in sorted(records, key=lambda r: r.index):
-        images.append(_image_entry(record))
+        images.append(image_entry(record))
         for inst in record.instances:
-            annotations.append(_annotation(inst, record.index, len(annotations) + 1, polygons))
+            annotations.append(annotation_entry(inst, record.index, len(annotations) + 1, polygons))
+    return {**_coco_head(categories, info), "images": images, "annotations": annotations}
+
+
+def _coco_head(categories: list[str] | list[dict[str, Any]], info: dict[str, Any]) -> dict[str, Any]:
     cats = [c if isinstance(c, dict) else None for c in categories]
     return {
         "info": {
@@ -80,12 +87,55 @@ def build_coco(
         },
         "licenses": [],
         "categories": cats if all(cats) else coco_categories(list(categories)),  # type: ignore[arg-type]
-        "images": images,
-        "annotations": annotations,
     }
 
 
-def _image_entry(record: ImageRecord) -> dict[str, Any]:
+def write_coco(
+    path: Path,
+    records: Iterable[ImageRecord],
+    categories: list[str] | list[dict[str, Any]],
+    info: dict[str, Any],
+    polygons: bool = False,
+) -> Path:
+    """Write the COCO file of ``records`` (in index order) as they come: memory does not grow with the
+    dataset (annotations are spilled to a temp file while images are written), and the bytes equal
+    ``write_json_atomic(path, build_coco(...))``. Published atomically; nothing is left if it fails."""
+    try:
+        with atomic_writer(path) as out, spill_file(path.parent) as spill:
+            out.write(_compact(_coco_head(categories, info))[:-1] + ',"images":[')
+            previous, annotations = -1, 0
+            for record in records:
+                if record.index <= previous:
+                    raise ValueError(f"records out of index order ({record.index} after {previous})")
+                out.write(("," if previous >= 0 else "") + _compact(image_entry(record)))
+                previous = record.index
+                for inst in record.instances:
+                    annotations += 1
+                    entry = annotation_entry(inst, record.index, annotations, polygons)
+                    spill.write(("," if annotations > 1 else "") + _compact(entry))
+            out.write('],"annotations":[')
+            spill.seek(0)
+            shutil.copyfileobj(spill, out, 1 << 20)
+            out.write("]}")
+    except ValueError as exc:
+        raise SimgenError(f"{path}: cannot write labels: {exc}") from None
+    return path
+
+
+def spill_file(folder: Path) -> IO[str]:
+    """An anonymous temp file next to the output (same disk), gone when closed."""
+    return tempfile.TemporaryFile("w+", encoding="utf-8", dir=folder)
+
+
+def _compact(value: Any) -> str:
+    """One JSON value as ``write_json_atomic`` writes it (NaN and infinity refused)."""
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        raise ValueError("a value is not a finite number (NaN or infinity)") from None
+
+
+def image_entry(record: ImageRecord) -> dict[str, Any]:
     entry = {
         "id": record.index,
         "file_name": record.file_name,
@@ -99,7 +149,7 @@ def _image_entry(record: ImageRecord) -> dict[str, Any]:
     return entry
 
 
-def _annotation(inst: InstanceLabel, image_id: int, ann_id: int, polygons: bool) -> dict[str, Any]:
+def annotation_entry(inst: InstanceLabel, image_id: int, ann_id: int, polygons: bool) -> dict[str, Any]:
     ann: dict[str, Any] = {
         "id": ann_id,
         "image_id": image_id,
@@ -305,7 +355,7 @@ class CocoWriter(Writer):
         if labels.source is not None and out.resolve() == labels.source.resolve():
             raise SimgenError(f"{out}: refusing to overwrite the labels being converted; pass --out")
         records = rebased(labels.records, labels.root, out.parent)
-        write_json_atomic(out, build_coco(records, labels.categories, labels.info, self.polygons))
+        write_coco(out, by_index(records), labels.categories, labels.info, self.polygons)
         return [out]
 
     def claims(self, path: Path) -> bool:
@@ -317,18 +367,21 @@ class CocoWriter(Writer):
         return LabelSet(records_from_coco(coco.data), coco.data["categories"], coco.root, info, coco.path)
 
 
-def rebased(records: list[ImageRecord], root: Path, folder: Path) -> list[ImageRecord]:
+def rebased(records: Sequence[ImageRecord], root: Path, folder: Path) -> Sequence[ImageRecord]:
     """Records whose file paths, relative to ``root``, are made relative to ``folder`` (the json's)."""
     if root.resolve() == folder.resolve():
         return records
+    start = folder.resolve()
 
     def move(name: str) -> str:
-        return os.path.relpath((root / name).resolve(), folder.resolve())
+        return os.path.relpath((root / name).resolve(), start)
 
-    return [
-        replace(r, file_name=move(r.file_name), extra_files={k: move(v) for k, v in r.extra_files.items()})
-        for r in records
-    ]
+    def one(r: ImageRecord) -> ImageRecord:
+        return replace(
+            r, file_name=move(r.file_name), extra_files={k: move(v) for k, v in r.extra_files.items()}
+        )
+
+    return MappedRecords(records, one)
 
 
 class CocoPolygonsWriter(CocoWriter):

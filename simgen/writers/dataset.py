@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from simgen.fileio import write_json_atomic
 from simgen.labels import ImageRecord, keypoint_names, keypoint_skeleton
 from simgen.writers import get_writer
-from simgen.writers.base import LabelSet, WriteOptions
-from simgen.writers.coco import build_coco, coco_categories
+from simgen.writers.base import LabelSet, WriteOptions, by_index
+from simgen.writers.coco import coco_categories, write_coco
 
 
 def config_categories(config: Any) -> list[dict[str, Any]]:
@@ -27,11 +27,15 @@ def dataset_formats(config: Any) -> list[str]:
     return ["bop"] if config.outputs.pose else []
 
 
-def write_label_files(config: Any, out_dir: Path, records: list[ImageRecord], info: dict[str, Any]) -> Path:
-    """annotations.json (COCO; polygons if ``labels.polygons``), then every format of ``dataset_formats``."""
+def write_label_files(
+    config: Any, out_dir: Path, records: Sequence[ImageRecord], info: dict[str, Any]
+) -> Path:
+    """annotations.json (COCO; polygons if ``labels.polygons``), then every format of ``dataset_formats``.
+
+    ``records`` in index order; a lazy ``RecordStream`` is read once per format, never held."""
     coco_path = out_dir / "annotations.json"
     categories = config_categories(config)
-    write_json_atomic(coco_path, build_coco(records, categories, info, polygons=config.labels.polygons))
+    write_coco(coco_path, by_index(records), categories, info, polygons=config.labels.polygons)
     labels = LabelSet(records, categories, out_dir, info)
     for name in dataset_formats(config):
         writer = get_writer(name)

@@ -21,7 +21,7 @@ from typing import Any
 from simgen.errors import SimgenError
 from simgen.fileio import link_image, write_text_atomic
 from simgen.labels import ImageRecord, InstanceLabel
-from simgen.writers.base import LabelSet, WriteOptions, Writer
+from simgen.writers.base import LabelSet, WriteOptions, Writer, by_index
 from simgen.writers.yolo import label_stem
 
 IMAGE_SET = "trainval"
@@ -36,7 +36,7 @@ class VocWriter(Writer):
     def write(self, labels: LabelSet, out: Path, options: WriteOptions) -> list[Path]:
         names = {c["id"]: c["name"] for c in labels.categories}
         stems = []
-        for record in sorted(labels.records, key=lambda r: r.index):
+        for record in by_index(labels.records):
             stem = label_stem(record.file_name)
             image_name = f"{stem}{Path(record.file_name).suffix}"
             xml = annotation_xml(record, image_name, names)

@@ -25,7 +25,7 @@ from simgen.errors import SimgenError
 from simgen.fileio import link_image, write_text_atomic
 from simgen.labels import ImageRecord, InstanceLabel, decode_mask, encode_mask, tight_bbox
 from simgen.polygons import join_polygons, mask_to_polygons, polygons_to_mask
-from simgen.writers.base import LabelSet, WriteOptions, Writer
+from simgen.writers.base import LabelSet, WriteOptions, Writer, by_index
 
 TASKS = ("detect", "segment", "pose")
 DIGITS = 6
@@ -58,7 +58,7 @@ def write_yolo(
     if task == "pose" and kpts == 0:
         raise SimgenError(f"{out}: task pose needs categories with keypoints (config: keypoints)")
     meta_images = {}
-    for record in sorted(records, key=lambda r: r.index):
+    for record in by_index(records):
         stem = label_stem(record.file_name)
         lines: dict[bool, list[str]] = {False: [], True: []}
         for inst in record.instances:
