@@ -47,7 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     render = sub.add_parser("render", help="render a dataset from a scene config (resumable)")
     render.add_argument("config", help="scene config YAML")
-    render.add_argument("--out", required=True, help="output folder (rerun the same command to resume)")
+    render.add_argument(
+        "--out",
+        required=True,
+        help="output folder, or an object-storage URL such as s3://bucket/prefix (rerun the same command "
+        "to resume)",
+    )
     render.add_argument("-n", "--num-images", type=int, help="override scene.num_images")
     render.add_argument("--seed", type=int, help="override scene.seed")
     _add_set(render)
@@ -103,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     preview.set_defaults(func=cmd_preview)
 
     merge = sub.add_parser("merge", help="(re)write annotations.json + manifest.json from rendered records")
-    merge.add_argument("dataset", help="output folder of a (possibly sharded) build")
+    merge.add_argument("dataset", help="output folder (or storage URL) of a (possibly sharded) build")
     merge.add_argument(
         "shards",
         nargs="*",
@@ -181,9 +186,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     from simgen.build.cpus import auto_workers, check_local_parallelism, parse_workers
     from simgen.build.output import check_output_dir
     from simgen.build.ray import RayRunner
+    from simgen.build.remote import build_remote, is_url
     from simgen.build.shards import resolve_shard
 
-    check_output_dir(args.out)  # before the config: a bad --out is reported as itself
+    remote = is_url(args.out)
+    if not remote:
+        check_output_dir(args.out)  # before the config: a bad --out is reported as itself
     config = _load(args)
     workers = parse_workers(args.workers)
     if args.threads < 0:
@@ -202,9 +210,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     else:
         workers = workers or auto_workers(config)
         check_local_parallelism(workers, args.threads)
-    summary = build_dataset(
+    build = build_remote if remote else build_dataset
+    summary = build(
         config,
-        Path(args.out),
+        args.out if remote else Path(args.out),
         indices=indices,
         workers=workers or 1,
         threads=args.threads,
@@ -213,6 +222,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         verify=args.verify,
     )
     print(summary.describe())
+    if remote:
+        return 0  # the audit reads local files: run `simgen audit` on a copy
     return audit_after_render(summary.coco_path, config.scene.num_images)
 
 
@@ -288,7 +299,15 @@ def cmd_preview(args: argparse.Namespace) -> int:
 def cmd_merge(args: argparse.Namespace) -> int:
     from simgen.build import load_dataset_config, merge_dataset
     from simgen.build.gather import describe_missing, gather_shards
+    from simgen.build.remote import is_url, merge_remote, remote_config
 
+    if is_url(args.dataset):
+        config, digest = remote_config(args.dataset)
+        url = merge_remote(config, args.dataset, digest)
+        if url is None:
+            raise SimgenError(f"{args.dataset}: some images have no record yet; render them, then merge")
+        print(url)
+        return 0
     folder = Path(args.dataset)
     if args.shards:
         report = gather_shards(folder, [Path(s) for s in args.shards])

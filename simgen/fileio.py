@@ -67,6 +67,14 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
+def compact_json(value: Any) -> str:
+    """One JSON value as ``write_json_atomic`` writes it; ValueError for NaN or infinity."""
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        raise ValueError("a value is not a finite number (NaN or infinity)") from None
+
+
 def write_json_atomic(path: str | Path, data: Any, indent: int | None = None) -> None:
     """Valid JSON only: a NaN or infinity anywhere is an error, never a bare ``NaN`` in the file."""
     try:

@@ -140,9 +140,18 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from simgen.build.remote import download_dataset, is_url, staging_folder, upload_export
+    from simgen.errors import SimgenError
     from simgen.writers import export, open_dataset
 
-    labels = open_dataset(args.dataset, stream=True)  # a simgen build streams from its records
-    for path in export(labels, args.format, args.out, args.task, args.box_scale, args.shard_size or 0):
-        print(path)
+    if is_url(args.dataset) and not args.out:
+        raise SimgenError(f"{args.dataset}: exporting from object storage needs --out (a folder or a URL)")
+    with staging_folder() as staging:
+        dataset = download_dataset(args.dataset, staging / "in") if is_url(args.dataset) else args.dataset
+        out = args.out
+        if out and is_url(out):
+            out = staging / "out" / Path(out.rstrip("/")).name
+        labels = open_dataset(dataset, stream=True)  # a simgen build streams from its records
+        for path in export(labels, args.format, out, args.task, args.box_scale, args.shard_size or 0):
+            print(upload_export(path, args.out) if args.out and is_url(args.out) else path)
     return 0

@@ -23,6 +23,7 @@ from simgen.build.layout import Layout, record_files, recorded_indices
 from simgen.build.records import check_record, read_records, scan_done
 from simgen.config import load_config
 from simgen.errors import SimgenError
+from simgen.writers.bop import bop_files, write_bop
 from simgen.writers.coco import build_coco, read_coco, write_coco
 
 TEMPLATE_IMAGES = 4
@@ -190,6 +191,14 @@ def test_the_streamed_coco_file_has_the_bytes_of_the_in_memory_one(template: Pat
     with pytest.raises(SimgenError, match="out of index order"):
         write_coco(tmp_path / "b.json", records[::-1], categories, info)
     assert not (tmp_path / "b.json").exists() and not list(tmp_path.glob(".b.json*"))
+
+
+def test_the_streamed_bop_files_have_the_bytes_of_the_in_memory_ones(template: Path, tmp_path: Path) -> None:
+    records = [r for r, _ in read_records(template, range(TEMPLATE_IMAGES)).values()]
+    write_bop(records, tmp_path)
+    for name, data in bop_files(records).items():
+        assert (tmp_path / name).read_text() == json.dumps(data, separators=(",", ":")), name
+    assert json.loads((tmp_path / "scene_gt.json").read_text())["3"][0]["cam_R_m2c"]
 
 
 def test_a_merge_that_meets_a_broken_record_publishes_nothing(template: Path, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ Multi-machine runners (Ray) plug in through ``build_dataset(runner=...)``.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,13 +83,15 @@ def build_dataset(
     threads: int = 0,
     runner: Runner | None = None,
     verify: bool = False,
+    after_commit: Callable[[RenderedImage], None] | None = None,
 ) -> BuildSummary:
     """Render the images in ``indices`` (default: all) that are not done yet, then merge if complete.
 
     ``workers``/``threads`` configure the local process pool; ``runner`` replaces it (e.g. Ray). An image
     counts as done when its files have the sizes its record states; ``verify`` also checks their content
-    hashes (reads every file: see simgen.build.records). A build that fails before its first image is
-    written leaves the folder as it found it.
+    hashes (reads every file: see simgen.build.records). ``after_commit`` sees each image once it is
+    on disk (the object-storage build uploads it). A build that fails before its first image is written
+    leaves the folder as it found it.
     """
     out_dir = check_output_dir(out_dir)
     total = config.scene.num_images
@@ -105,7 +107,7 @@ def build_dataset(
         remove_stale_temps(out_dir, layout, pending)
         start = time.perf_counter()
         results = _render_pending(
-            config, out_dir, digest, pending, progress, runner or local_runner(workers, threads)
+            config, out_dir, digest, pending, progress, runner or local_runner(workers, threads), after_commit
         )
     summary = BuildSummary(
         out_dir=out_dir,
@@ -129,7 +131,13 @@ def build_dataset(
 
 
 def _render_pending(
-    config: SceneConfig, out_dir: Path, digest: str, pending: list[int], progress: bool, runner: Runner
+    config: SceneConfig,
+    out_dir: Path,
+    digest: str,
+    pending: list[int],
+    progress: bool,
+    runner: Runner,
+    after_commit: Callable[[RenderedImage], None] | None = None,
 ) -> list[Done]:
     """Hand the pending images to the runner and write each one it renders, with a progress bar."""
     from tqdm import tqdm
@@ -144,6 +152,8 @@ def _render_pending(
         def on_rendered(image: RenderedImage) -> None:
             nonlocal instances
             done = commit_image(out_dir, image, digest, layout)
+            if after_commit:
+                after_commit(image)
             results.append(done)
             instances += done.instances
             bar.update(1)

@@ -21,6 +21,7 @@ with the dataset (6 digits at least). Readers never rebuild these names: they fo
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,28 +67,46 @@ def frame_stem(index: int) -> str:
 
 def record_files(out_dir: Path) -> dict[int, Path]:
     """Every record file by index, flat or fanned out (a listing only; says nothing about validity)."""
-    found: dict[int, Path] = {}
-    for folder, entry in _record_entries(out_dir / "records"):
-        found[int(entry[:-5])] = folder / entry
-    return found
+    records = out_dir / "records"
+    return {int(name[:-5]): records / sub / name for sub, name in _record_names(records)}
 
 
 def recorded_indices(out_dir: Path) -> set[int]:
     """Indices with a record file, from directory listings (cheap; says nothing about validity)."""
-    return {int(entry[:-5]) for _, entry in _record_entries(out_dir / "records")}
+    return {int(name[:-5]) for _, name in _record_names(out_dir / "records")}
 
 
-def _record_entries(records: Path) -> list[tuple[Path, str]]:
+def first_record(out_dir: Path) -> Path | None:
+    """The record of the lowest index there is (without listing a million of them), or None."""
+    records = out_dir / "records"
+    flat = sorted(name for sub, name in _record_names(records, nested=False))
+    if flat:
+        return records / flat[0]
+    for sub in _subfolders(records):
+        names = sorted(name for _, name in _record_names(records / sub, nested=False))
+        if names:
+            return records / sub / names[0]
+    return None
+
+
+def _record_names(records: Path, nested: bool = True) -> Iterator[tuple[str, str]]:
+    """(subfolder or "", file name) of every record file; plain strings, as there may be millions."""
+    try:
+        names = os.listdir(records)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    yield from (("", n) for n in names if _is_record_name(n))
+    if nested:
+        for sub in _subfolders(records):
+            yield from ((sub, n) for n in os.listdir(records / sub) if _is_record_name(n))
+
+
+def _subfolders(records: Path) -> list[str]:
     try:
         with os.scandir(records) as it:
-            entries = list(it)
+            return sorted(e.name for e in it if e.name.isdigit() and e.is_dir())
     except (FileNotFoundError, NotADirectoryError):
         return []
-    out = [(records, e.name) for e in entries if _is_record_name(e.name)]
-    for sub in sorted(e.name for e in entries if e.name.isdigit() and e.is_dir()):
-        with os.scandir(records / sub) as it:
-            out += [(records / sub, e.name) for e in it if _is_record_name(e.name)]
-    return out
 
 
 def _is_record_name(name: str) -> bool:

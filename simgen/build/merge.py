@@ -19,7 +19,7 @@ import numpy as np
 
 from simgen import __version__
 from simgen.build.layout import Layout, recorded_indices
-from simgen.build.records import IncompleteDataset, RecordStream
+from simgen.build.records import IncompleteDataset, Level, RecordStream
 from simgen.config.loader import config_hash, portable_config
 from simgen.config.schema import SceneConfig
 from simgen.fileio import atomic_writer
@@ -36,10 +36,14 @@ def missing_indices(config: SceneConfig, out_dir: Path) -> list[int]:
 
 
 def merge_dataset(
-    config: SceneConfig, out_dir: str | Path, config_digest: str | None = None, device: str = ""
+    config: SceneConfig,
+    out_dir: str | Path,
+    config_digest: str | None = None,
+    device: str = "",
+    level: Level = "size",
 ) -> Path | None:
     """Write annotations.json + manifest.json (+ ``outputs.formats``) from the records, if every image of
-    the dataset is done.
+    the dataset is done (each record checked at ``level`` as it is streamed).
 
     Returns None (and writes nothing) while any image is missing or broken, so a shard that finishes
     early never leaves a partial annotations.json behind.
@@ -55,7 +59,8 @@ def merge_dataset(
     manifest = ManifestWriter(config, digest, device, out_dir)
     try:
         with manifest:
-            coco_path = write_label_files(config, out_dir, RecordStream(out_dir, layout, manifest.add), info)
+            records = RecordStream(out_dir, layout, manifest.add, level)
+            coco_path = write_label_files(config, out_dir, records, info)
     except IncompleteDataset:
         return None
     return coco_path

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from simgen.build.layout import record_files, recorded_indices
+from simgen.build.layout import first_record
 from simgen.config.loader import config_hash, portable_config
 from simgen.config.schema import SceneConfig
 from simgen.errors import SimgenError
@@ -58,7 +58,7 @@ def output_folder(config: SceneConfig, out_dir: Path) -> Iterator[str]:
     try:
         yield claimed
     except BaseException:
-        if not recorded_indices(out_dir):
+        if first_record(out_dir) is None:
             _unclaim(out_dir, created)
         raise
 
@@ -67,7 +67,7 @@ def prepare_output(config: SceneConfig, out_dir: Path) -> str:
     """Create the folder and save the resolved config; refuse to mix two configs in one folder."""
     digest = config_hash(config)
     owner = folder_config_hash(out_dir)
-    has_images = bool(recorded_indices(out_dir))
+    has_images = first_record(out_dir) is not None
     if owner is not None and owner != digest and has_images:
         raise SimgenError(
             f"{out_dir}: already holds images rendered from a different config (hash {owner}, now {digest}); "
@@ -91,9 +91,10 @@ def folder_config_hash(out_dir: Path) -> str | None:
     stamp = out_dir / "config.hash"
     if stamp.is_file():
         return stamp.read_text().strip() or None
-    for path in sorted(record_files(out_dir).items())[:1]:
+    path = first_record(out_dir)
+    if path is not None:
         try:
-            return json.loads(path[1].read_text())["provenance"]["config_hash"]
+            return json.loads(path.read_text())["provenance"]["config_hash"]
         except (OSError, ValueError, KeyError, TypeError):
             return None
     return None

@@ -3,6 +3,8 @@
 An image is done when its record parses and every file it lists is complete. How hard "complete" is
 checked is a level (docs/farm.md lists what each one catches):
 
+- ``record``: the record parses and names its own index; its files are not looked at. For datasets in
+  object storage (simgen.build.remote), where a record object exists only once its files were uploaded.
 - ``size`` (default, what resume and merge use): the record parses, names its own index, and every file
   it lists exists with the size the record states. One stat per file, no decoding: a missing or
   truncated file is caught, a same-size bit flip is not.
@@ -33,8 +35,8 @@ from simgen.errors import SimgenError
 from simgen.fileio import exr_file_is_complete, image_file_is_complete, image_size, is_temp_name
 from simgen.labels import ImageRecord
 
-Level = Literal["size", "hash", "decode"]
-LEVELS: tuple[Level, ...] = ("size", "hash", "decode")
+Level = Literal["record", "size", "hash", "decode"]
+LEVELS: tuple[Level, ...] = ("record", "size", "hash", "decode")
 
 __all__ = [
     "LEVELS",
@@ -91,6 +93,8 @@ def check_record(
 def _file_problem(
     out_dir: Path, files: list[str], stated: dict[str, Any] | None, level: Level, data: dict[str, Any]
 ) -> str | None:
+    if level == "record":
+        return None
     if not stated:  # a record from before sizes were stored: decode, as then
         return _decode_problem(out_dir, files, data)
     root = os.fspath(out_dir)
@@ -237,8 +241,9 @@ class RecordStream(Sequence[ImageRecord]):
         out_dir: Path,
         layout: Layout,
         on_read: Callable[[ImageRecord, dict[str, Any]], None] | None = None,
+        level: Level = "size",
     ) -> None:
-        self.out_dir, self.layout, self.on_read = out_dir, layout, on_read
+        self.out_dir, self.layout, self.on_read, self.level = out_dir, layout, on_read, level
 
     def __len__(self) -> int:
         return self.layout.num_images
@@ -248,13 +253,13 @@ class RecordStream(Sequence[ImageRecord]):
             return [self[i] for i in range(*index.indices(len(self)))]
         if not 0 <= index < len(self):
             raise IndexError(index)
-        found = read_record(self.out_dir, index, self.layout)
+        found = read_record(self.out_dir, index, self.layout, self.level)
         if found is None:
             raise IncompleteDataset(self.out_dir, index)
         return found[0]
 
     def __iter__(self) -> Iterator[ImageRecord]:
-        for index, found in iter_records(self.out_dir, self.layout, range(len(self))):
+        for index, found in iter_records(self.out_dir, self.layout, range(len(self)), self.level):
             if found is None:
                 raise IncompleteDataset(self.out_dir, index)
             if self.on_read:

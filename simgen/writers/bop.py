@@ -9,6 +9,8 @@ and ``instance_id``. ``depth_scale`` converts the depth EXR (meters) to millimet
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from simgen.errors import SimgenError
-from simgen.fileio import write_json_atomic
+from simgen.fileio import atomic_writer, compact_json
 from simgen.labels import ImageRecord
 from simgen.writers.base import LabelSet, WriteOptions, Writer, by_index
 
@@ -25,31 +27,41 @@ MM = 1000.0
 
 def bop_files(records: Iterable[ImageRecord]) -> dict[str, dict[str, Any]]:
     """The three BOP json dicts, keyed by file name."""
-    camera, gt, info = {}, {}, {}
+    files: dict[str, dict[str, Any]] = {name: {} for name in BOP_FILES}
     for record in by_index(records):
-        key = str(record.index)
-        if record.camera:
-            w2c = record.camera["world_to_camera"]
-            camera[key] = {
-                "cam_K": _flat(record.camera["K"]),
-                "cam_R_w2c": _flat([row[:3] for row in w2c[:3]]),
-                "cam_t_w2c": _flat([row[3] * MM for row in w2c[:3]]),
-                "depth_scale": MM,
-            }
-        posed = [inst for inst in record.instances if inst.pose is not None]
-        gt[key] = [
-            {
-                "obj_id": inst.category_id,
-                "cam_R_m2c": _flat(inst.pose["R"]),
-                "cam_t_m2c": _flat([v * MM for v in inst.pose["t"]]),
-                "scale": _flat(inst.pose["scale"]),
-                "instance_id": inst.instance_id,
-            }
-            for inst in posed
-            if inst.pose is not None
-        ]
-        info[key] = [_gt_info(inst) for inst in posed]
-    return {"scene_camera.json": camera, "scene_gt.json": gt, "scene_gt_info.json": info}
+        for name, entry in zip(BOP_FILES, bop_entries(record), strict=True):
+            if entry is not None:
+                files[name][str(record.index)] = entry
+    return files
+
+
+BOP_FILES = ("scene_camera.json", "scene_gt.json", "scene_gt_info.json")
+
+
+def bop_entries(record: ImageRecord) -> tuple[dict[str, Any] | None, list[Any], list[Any]]:
+    """One image's entries of the three files (no camera entry for a record without a camera)."""
+    camera = None
+    if record.camera:
+        w2c = record.camera["world_to_camera"]
+        camera = {
+            "cam_K": _flat(record.camera["K"]),
+            "cam_R_w2c": _flat([row[:3] for row in w2c[:3]]),
+            "cam_t_w2c": _flat([row[3] * MM for row in w2c[:3]]),
+            "depth_scale": MM,
+        }
+    posed = [inst for inst in record.instances if inst.pose is not None]
+    gt = [
+        {
+            "obj_id": inst.category_id,
+            "cam_R_m2c": _flat(inst.pose["R"]),
+            "cam_t_m2c": _flat([v * MM for v in inst.pose["t"]]),
+            "scale": _flat(inst.pose["scale"]),
+            "instance_id": inst.instance_id,
+        }
+        for inst in posed
+        if inst.pose is not None
+    ]
+    return camera, gt, [_gt_info(inst) for inst in posed]
 
 
 def _gt_info(inst: Any) -> dict[str, Any]:
@@ -76,9 +88,25 @@ def _flat(values: Any) -> list[float]:
 
 
 def write_bop(records: Iterable[ImageRecord], out_dir: str | Path) -> Path:
+    """The three files, written as the records come (memory does not grow with the dataset); the bytes
+    equal ``write_json_atomic`` of ``bop_files``."""
     out_dir = Path(out_dir)
-    for name, data in bop_files(records).items():
-        write_json_atomic(out_dir / name, data, indent=None)
+    try:
+        with contextlib.ExitStack() as stack:
+            outs = [stack.enter_context(atomic_writer(out_dir / name)) for name in BOP_FILES]
+            written = [0, 0, 0]
+            for out in outs:
+                out.write("{")
+            for record in by_index(records):
+                key = json.dumps(str(record.index)) + ":"
+                for k, entry in enumerate(bop_entries(record)):
+                    if entry is not None:
+                        outs[k].write(("," if written[k] else "") + key + compact_json(entry))
+                        written[k] += 1
+            for out in outs:
+                out.write("}")
+    except ValueError as exc:
+        raise SimgenError(f"{out_dir}: cannot write BOP files: {exc}") from None
     return out_dir
 
 

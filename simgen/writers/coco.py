@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from simgen import __version__
 from simgen.errors import SimgenError
-from simgen.fileio import atomic_writer
+from simgen.fileio import atomic_writer, compact_json
 from simgen.labels import ImageRecord, InstanceLabel, decode_mask, encode_mask
 from simgen.polygons import mask_to_polygons, polygons_to_mask
 from simgen.writers.base import LabelSet, MappedRecords, WriteOptions, Writer, by_index
@@ -102,17 +102,17 @@ def write_coco(
     ``write_json_atomic(path, build_coco(...))``. Published atomically; nothing is left if it fails."""
     try:
         with atomic_writer(path) as out, spill_file(path.parent) as spill:
-            out.write(_compact(_coco_head(categories, info))[:-1] + ',"images":[')
+            out.write(compact_json(_coco_head(categories, info))[:-1] + ',"images":[')
             previous, annotations = -1, 0
             for record in records:
                 if record.index <= previous:
                     raise ValueError(f"records out of index order ({record.index} after {previous})")
-                out.write(("," if previous >= 0 else "") + _compact(image_entry(record)))
+                out.write(("," if previous >= 0 else "") + compact_json(image_entry(record)))
                 previous = record.index
                 for inst in record.instances:
                     annotations += 1
                     entry = annotation_entry(inst, record.index, annotations, polygons)
-                    spill.write(("," if annotations > 1 else "") + _compact(entry))
+                    spill.write(("," if annotations > 1 else "") + compact_json(entry))
             out.write('],"annotations":[')
             spill.seek(0)
             shutil.copyfileobj(spill, out, 1 << 20)
@@ -125,14 +125,6 @@ def write_coco(
 def spill_file(folder: Path) -> IO[str]:
     """An anonymous temp file next to the output (same disk), gone when closed."""
     return tempfile.TemporaryFile("w+", encoding="utf-8", dir=folder)
-
-
-def _compact(value: Any) -> str:
-    """One JSON value as ``write_json_atomic`` writes it (NaN and infinity refused)."""
-    try:
-        return json.dumps(value, separators=(",", ":"), allow_nan=False)
-    except ValueError:
-        raise ValueError("a value is not a finite number (NaN or infinity)") from None
 
 
 def image_entry(record: ImageRecord) -> dict[str, Any]:
