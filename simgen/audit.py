@@ -63,10 +63,38 @@ class AuditReport:
 def audit_dataset(path: str | Path, check_files: bool = True, deep: bool = False) -> AuditReport:
     """Audit a dataset folder (its annotations.json) or a COCO json file; ``deep`` also checks each file
     of a simgen dataset against its record (size, content hash, decodes)."""
+    from simgen.writers.coco import coco_json_path, coco_parts, is_parts_index
+
+    json_path = coco_json_path(path)
+    if is_parts_index(json_path):
+        return _audit_parts(json_path, check_files, deep, coco_parts(json_path, references=False))
     data, json_path, root = coco_data(path, references=False)
     report = AuditReport(json_path, len(data["images"]), len(data["annotations"]))
     if deep:
         _check_records(root, report)
+    _audit_data(data, root, report, check_files)
+    return report
+
+
+def _audit_parts(index: Path, check_files: bool, deep: bool, parts: Any) -> AuditReport:
+    """The split form, one part at a time (memory bounded by a part): one report for the whole set."""
+    report = AuditReport(index)
+    root = index.parent.parent
+    if deep:
+        _check_records(root, report)
+    seen: set[int] = set()
+    for part in parts:
+        report.images += len(part.data["images"])
+        report.annotations += len(part.data["annotations"])
+        ids = {im.get("id") for im in part.data["images"] if isinstance(im, dict)}
+        for repeated in sorted(ids & seen)[:10]:
+            report.add("image_id", f"image {repeated}", f"appears in more than one part ({part.path.name})")
+        seen |= ids
+        _audit_data(part.data, root, report, check_files)
+    return report
+
+
+def _audit_data(data: dict[str, Any], root: Path, report: AuditReport, check_files: bool) -> None:
     _check_ids(data, report)
     categories = {c["id"]: c for c in data["categories"]}
     images = {im["id"]: im for im in data["images"]}
@@ -82,7 +110,6 @@ def audit_dataset(path: str | Path, check_files: bool = True, deep: bool = False
     ctx = _Context(categories, root, report, check_files, _label_policy(root))
     for image_id, image in images.items():
         _audit_image(image, by_image.get(image_id, []), ctx)
-    return report
 
 
 def _check_records(root: Path, report: AuditReport) -> None:

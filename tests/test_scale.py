@@ -24,7 +24,8 @@ from simgen.build.records import check_record, read_records, scan_done
 from simgen.config import load_config
 from simgen.errors import SimgenError
 from simgen.writers.bop import bop_files, write_bop
-from simgen.writers.coco import build_coco, read_coco, write_coco
+from simgen.writers.coco import build_coco, read_coco
+from simgen.writers.coco_stream import write_coco
 
 TEMPLATE_IMAGES = 4
 
@@ -285,3 +286,43 @@ def test_record_files_lists_flat_and_fanned_records(tmp_path: Path) -> None:
     for name in ("000001.json", "001/001002.json", ".000003.json.x.tmp", "notes.txt"):
         (tmp_path / "records" / name).write_text("{}")
     assert sorted(record_files(tmp_path)) == [1, 1002]
+
+
+# -- the split COCO form ---------------------------------------------------------------------------------
+def test_the_split_coco_form_concatenates_to_annotations_json_and_every_reader_takes_it(
+    template: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "ds"
+    config = fake_build(template, out, 11)
+    config.outputs.coco_parts = 4
+    assert merge_dataset(config, out) is not None
+    index = json.loads((out / "annotations" / "index.json").read_text())
+    assert [(p["file"], p["first_image"], p["last_image"]) for p in index["parts"]] == [
+        ("part-00000.json", 0, 3),
+        ("part-00001.json", 4, 7),
+        ("part-00002.json", 8, 10),
+    ]
+    whole = read_coco(out).data
+    parts = [json.loads((out / "annotations" / p["file"]).read_text()) for p in index["parts"]]
+    assert [im for p in parts for im in p["images"]] == whole["images"]
+    assert [a for p in parts for a in p["annotations"]] == whole["annotations"]  # ids continue across parts
+    (out / "annotations.json").unlink()  # only the split form left: every command reads it
+    split = read_coco(out)
+    assert split.data["annotations"] == whole["annotations"] and split.root == out
+    cli = [sys.executable, "-m", "simgen.cli"]
+    audit = subprocess.run([*cli, "audit", str(out)], capture_output=True, text=True, timeout=300)
+    assert audit.returncode == 0 and "audited 11 image(s)" in audit.stdout, audit.stderr
+    stats = subprocess.run(
+        [*cli, "stats", str(out / "annotations" / "index.json")], capture_output=True, text=True
+    )
+    assert stats.returncode == 0, stats.stderr
+    run = _export(out / "annotations" / "index.json", "yolo", tmp_path / "yolo")
+    assert run.returncode == 0, run.stderr
+    assert len(list((tmp_path / "yolo" / "detect" / "labels").glob("*.txt"))) == 11
+
+
+def test_large_datasets_get_the_split_form_by_default() -> None:
+    from simgen.config.schema import Outputs
+
+    assert Outputs().parts_size(100_000) == 0 and Outputs().parts_size(100_001) == 100_000
+    assert Outputs(coco_parts=0).parts_size(10**6) == 0 and Outputs(coco_parts=500).parts_size(10) == 500

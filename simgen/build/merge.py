@@ -25,7 +25,7 @@ from simgen.config.schema import SceneConfig
 from simgen.fileio import atomic_writer
 from simgen.labels import ImageRecord
 from simgen.writers.base import LabelSet
-from simgen.writers.coco import spill_file
+from simgen.writers.coco_stream import spill_file
 from simgen.writers.dataset import config_categories, write_label_files
 
 

@@ -167,6 +167,9 @@ class Keypoint(StrictModel):
 KeypointSet = Literal["bbox_corners"] | list[Keypoint]
 
 
+DEFAULT_COCO_PART = 100_000
+
+
 class Outputs(StrictModel):
     """Which per-pixel maps are written next to the RGB image."""
 
@@ -180,6 +183,19 @@ class Outputs(StrictModel):
         description="Label formats written next to annotations.json (always COCO) once the dataset is "
         "complete, each in its folder (bop/, yolo/, voc/...); default: bop when pose is on.",
     )
+    coco_parts: int | None = Field(
+        None,
+        ge=0,
+        description="Also write the split COCO form, annotations/part-NNNNN.json of this many images each "
+        "plus annotations/index.json, which every simgen command reads (a million images make a 4 GB "
+        "annotations.json). Default: parts of 100,000 above 100,000 images; 0: never.",
+    )
+
+    def parts_size(self, num_images: int) -> int:
+        """Images per part of the split COCO form for a dataset of ``num_images`` (0: not written)."""
+        if self.coco_parts is None:
+            return DEFAULT_COCO_PART if num_images > DEFAULT_COCO_PART else 0
+        return self.coco_parts
 
     @model_validator(mode="after")
     def _bop_needs_pose(self) -> Outputs:

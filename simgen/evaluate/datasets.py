@@ -34,10 +34,11 @@ class CocoSet:
     images: list[dict[str, Any]]
     annotations: dict[int, list[dict[str, Any]]]
     categories: dict[int, str]  # COCO category id -> name
+    root_dir: Path | None = None  # where file names start (the split form: above annotations/)
 
     @property
     def root(self) -> Path:
-        return self.json_path.parent
+        return self.root_dir or self.json_path.parent
 
     @property
     def num_annotations(self) -> int:
@@ -61,6 +62,7 @@ class CocoSet:
             [by_id[i] for i in image_ids],
             {i: self.annotations.get(i, []) for i in image_ids},
             dict(self.categories),
+            self.root_dir,
         )
 
     def to_coco(self) -> dict[str, Any]:
@@ -92,7 +94,8 @@ def load_coco(path: str | Path, name: str | None = None, check_files: bool = Tru
     annotations = _parse_annotations(
         json_path, data["annotations"], {im["id"]: im for im in images}, categories
     )
-    coco_set = CocoSet(name or json_path.parent.name, json_path, images, annotations, categories)
+    root = coco.root
+    coco_set = CocoSet(name or root.name, json_path, images, annotations, categories, root)
     if check_files:
         _check_image_files(coco_set)
     return coco_set

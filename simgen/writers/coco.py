@@ -14,16 +14,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from simgen import __version__
 from simgen.errors import SimgenError
-from simgen.fileio import atomic_writer, compact_json
 from simgen.labels import ImageRecord, InstanceLabel, decode_mask, encode_mask
 from simgen.polygons import mask_to_polygons, polygons_to_mask
 from simgen.writers.base import LabelSet, MappedRecords, WriteOptions, Writer, by_index
@@ -90,43 +87,6 @@ def _coco_head(categories: list[str] | list[dict[str, Any]], info: dict[str, Any
     }
 
 
-def write_coco(
-    path: Path,
-    records: Iterable[ImageRecord],
-    categories: list[str] | list[dict[str, Any]],
-    info: dict[str, Any],
-    polygons: bool = False,
-) -> Path:
-    """Write the COCO file of ``records`` (in index order) as they come: memory does not grow with the
-    dataset (annotations are spilled to a temp file while images are written), and the bytes equal
-    ``write_json_atomic(path, build_coco(...))``. Published atomically; nothing is left if it fails."""
-    try:
-        with atomic_writer(path) as out, spill_file(path.parent) as spill:
-            out.write(compact_json(_coco_head(categories, info))[:-1] + ',"images":[')
-            previous, annotations = -1, 0
-            for record in records:
-                if record.index <= previous:
-                    raise ValueError(f"records out of index order ({record.index} after {previous})")
-                out.write(("," if previous >= 0 else "") + compact_json(image_entry(record)))
-                previous = record.index
-                for inst in record.instances:
-                    annotations += 1
-                    entry = annotation_entry(inst, record.index, annotations, polygons)
-                    spill.write(("," if annotations > 1 else "") + compact_json(entry))
-            out.write('],"annotations":[')
-            spill.seek(0)
-            shutil.copyfileobj(spill, out, 1 << 20)
-            out.write("]}")
-    except ValueError as exc:
-        raise SimgenError(f"{path}: cannot write labels: {exc}") from None
-    return path
-
-
-def spill_file(folder: Path) -> IO[str]:
-    """An anonymous temp file next to the output (same disk), gone when closed."""
-    return tempfile.TemporaryFile("w+", encoding="utf-8", dir=folder)
-
-
 def image_entry(record: ImageRecord) -> dict[str, Any]:
     entry = {
         "id": record.index,
@@ -170,23 +130,30 @@ def _segmentation(rle: dict[str, Any], polygons: bool) -> Any:
 # -- reading --------------------------------------------------------------------------------------
 @dataclass
 class CocoFile:
-    """A COCO json as read from disk: its data and where it is (image file names are relative to it)."""
+    """A COCO json as read from disk: its data and where it is (image file names are relative to its
+    folder; for the split form, to the dataset folder above ``annotations/``)."""
 
     data: dict[str, Any]
     path: Path
+    root_dir: Path | None = None
 
     @property
     def root(self) -> Path:
-        return self.path.parent
+        return self.root_dir or self.path.parent
+
+
+PARTS_FORMAT = "simgen-coco-parts/1"
+"""``format`` of ``annotations/index.json``, the split form of a large dataset (see coco_stream)."""
 
 
 def coco_json_path(path: str | Path) -> Path:
     """A dataset folder (``annotations.json`` inside) or a COCO json file → the json's path."""
     path = Path(path)
     if path.is_dir():
-        if not (path / "annotations.json").is_file():
-            raise SimgenError(f"{path}: no annotations.json in this folder (expected a COCO dataset folder)")
-        return path / "annotations.json"
+        for name in ("annotations.json", "annotations/index.json"):
+            if (path / name).is_file():
+                return path / name
+        raise SimgenError(f"{path}: no annotations.json in this folder (expected a COCO dataset folder)")
     if not path.is_file():
         raise SimgenError(f"{path}: no such dataset folder or COCO json file")
     return path
@@ -197,10 +164,65 @@ def read_coco(path: str | Path, references: bool = True) -> CocoFile:
     (every entry the right type, boxes 4 finite numbers) and, with ``references``, for ids that point
     nowhere or repeat. Problems are listed with their place in the file, e.g. ``annotations[3].bbox``."""
     json_path = coco_json_path(path)
+    data = _load_json(json_path)
+    if isinstance(data, dict) and data.get("format") == PARTS_FORMAT:
+        return _read_parts(json_path, data, references)
+    return _checked(json_path, data, references)
+
+
+def is_parts_index(json_path: Path) -> bool:
+    """True for ``annotations/index.json`` of the split form (a small file: read whole)."""
+    if json_path.name != "index.json":
+        return False
+    data = _load_json(json_path)
+    return isinstance(data, dict) and data.get("format") == PARTS_FORMAT
+
+
+def coco_parts(path: str | Path, references: bool = True) -> Iterator[CocoFile]:
+    """The parts of a split COCO set one at a time (bounded memory), or the one file of a plain one."""
+    json_path = coco_json_path(path)
+    data = _load_json(json_path)
+    if not (isinstance(data, dict) and data.get("format") == PARTS_FORMAT):
+        yield _checked(json_path, data, references)
+        return
+    for entry in _part_entries(json_path, data):
+        part = json_path.parent / entry["file"]
+        yield replace(_checked(part, _load_json(part), references), root_dir=json_path.parent.parent)
+
+
+def _part_entries(index: Path, data: dict[str, Any]) -> list[dict[str, Any]]:
+    parts = data.get("parts")
+    if not (
+        isinstance(parts, list) and all(isinstance(p, dict) and isinstance(p.get("file"), str) for p in parts)
+    ):
+        raise SimgenError(f"{index}: parts: expected a list of {{file, ...}} entries")
+    for entry in parts:
+        if "/" in entry["file"] or entry["file"].startswith("."):
+            raise SimgenError(f"{index}: parts: {entry['file']!r} is not a file name in this folder")
+    return parts
+
+
+def _read_parts(index: Path, data: dict[str, Any], references: bool) -> CocoFile:
+    """The split form read whole (every part concatenated): what commands that need all labels use."""
+    merged: dict[str, Any] = {"images": [], "annotations": []}
+    for part in coco_parts(index, references=False):
+        merged.setdefault("info", part.data.get("info", {}))
+        merged.setdefault("licenses", part.data.get("licenses", []))
+        merged.setdefault("categories", part.data["categories"])
+        merged["images"] += part.data["images"]
+        merged["annotations"] += part.data["annotations"]
+    merged.setdefault("categories", [])
+    return replace(_checked(index, merged, references), root_dir=index.parent.parent)
+
+
+def _load_json(json_path: Path) -> Any:
     try:
-        data = json.loads(json_path.read_bytes())
+        return json.loads(json_path.read_bytes())
     except (OSError, ValueError) as exc:
         raise SimgenError(f"{json_path}: not a readable COCO json ({exc})") from None
+
+
+def _checked(json_path: Path, data: Any, references: bool) -> CocoFile:
     if not isinstance(data, dict):
         raise SimgenError(f"{json_path}: not a COCO file (the top level is a {type(data).__name__})")
     for key in ("images", "annotations", "categories"):
@@ -347,6 +369,8 @@ class CocoWriter(Writer):
         if labels.source is not None and out.resolve() == labels.source.resolve():
             raise SimgenError(f"{out}: refusing to overwrite the labels being converted; pass --out")
         records = rebased(labels.records, labels.root, out.parent)
+        from simgen.writers.coco_stream import write_coco
+
         write_coco(out, by_index(records), labels.categories, labels.info, self.polygons)
         return [out]
 

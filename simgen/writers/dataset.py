@@ -9,7 +9,8 @@ from typing import Any
 from simgen.labels import ImageRecord, keypoint_names, keypoint_skeleton
 from simgen.writers import get_writer
 from simgen.writers.base import LabelSet, WriteOptions, by_index
-from simgen.writers.coco import coco_categories, write_coco
+from simgen.writers.coco import coco_categories
+from simgen.writers.coco_stream import write_coco
 
 
 def config_categories(config: Any) -> list[dict[str, Any]]:
@@ -35,7 +36,9 @@ def write_label_files(
     ``records`` in index order; a lazy ``RecordStream`` is read once per format, never held."""
     coco_path = out_dir / "annotations.json"
     categories = config_categories(config)
-    write_coco(coco_path, by_index(records), categories, info, polygons=config.labels.polygons)
+    per_part = config.outputs.parts_size(config.scene.num_images)
+    parts = (out_dir / "annotations", per_part) if per_part else None
+    write_coco(coco_path, by_index(records), categories, info, config.labels.polygons, parts)
     labels = LabelSet(records, categories, out_dir, info)
     for name in dataset_formats(config):
         writer = get_writer(name)
