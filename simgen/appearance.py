@@ -55,6 +55,25 @@ TOLERANCE: dict[str, float] = {  # median differences smaller than these do not 
 }
 GAP_DISTANCE = 0.3  # KS distance: 0 = same distribution, 1 = no overlap at all
 
+CATEGORY_METRICS: dict[str, str] = {
+    "object_hue": "hue at the box center (degrees)",
+    "object_saturation": "saturation at the box center (0-255)",
+    "object_value": "value at the box center (0-255)",
+    "object_size": "box side sqrt(w*h), px",
+    "object_aspect": "box width / height",
+    "touches_border": "share of boxes touching the image border",
+    "per_image": "objects of the category per image",
+}
+CATEGORY_TOLERANCE: dict[str, float] = {
+    "object_hue": 12.0,
+    "object_saturation": 15.0,
+    "object_value": 15.0,
+    "object_size": 3.0,
+    "object_aspect": 0.15,
+    "touches_border": 0.15,  # a share: compared by its mean
+    "per_image": 0.75,
+}
+
 
 @dataclass
 class Finding:
@@ -140,6 +159,92 @@ def set_values(coco_set: CocoSet, size: int = 448, max_images: int | None = None
     return values
 
 
+def category_values(
+    coco_set: CocoSet, size: int = 448, max_images: int | None = None
+) -> dict[str, dict[str, list[float]]]:
+    """Per category name: each of ``CATEGORY_METRICS``' values over (the first ``max_images`` of) a set."""
+    out: dict[str, dict[str, list[float]]] = {
+        n: {m: [] for m in CATEGORY_METRICS} for n in coco_set.categories.values()
+    }
+    images = coco_set.images if max_images is None else coco_set.images[:max_images]
+    for image in images:
+        rgb, scale = _read_resized(coco_set, image, size)
+        hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV_FULL)  # hue 0-255 for the full circle
+        height, width = rgb.shape[:2]
+        counts = dict.fromkeys(out, 0)
+        for ann in coco_set.annotations.get(image["id"], []):
+            name = coco_set.categories.get(ann["category_id"])
+            if name is None or ann.get("iscrowd", 0):
+                continue
+            counts[name] += 1
+            box = [float(v) * scale for v in ann["bbox"]]
+            values = out[name]
+            color = _center_color(hsv, box)
+            if color is not None:
+                values["object_hue"].append(color[0])
+                values["object_saturation"].append(color[1])
+                values["object_value"].append(color[2])
+            x, y, w, h = box
+            values["object_size"].append(float(np.sqrt(max(w * h, 0.0))))
+            values["object_aspect"].append(w / h if h > 0 else 0.0)
+            touches = x <= 1 or y <= 1 or x + w >= width - 1 or y + h >= height - 1
+            values["touches_border"].append(1.0 if touches else 0.0)
+        for name, count in counts.items():
+            out[name]["per_image"].append(float(count))
+    return out
+
+
+def _center_color(hsv: np.ndarray, box: list[float]) -> tuple[float, float, float] | None:
+    """Circular-mean hue (degrees), median saturation and value of the box center."""
+    x, y, w, h = box
+    cx, cy = x + w / 2, y + h / 2
+    half_w, half_h = max(w * CENTER_FRACTION / 2, 0.5), max(h * CENTER_FRACTION / 2, 0.5)
+    region = hsv[
+        max(round(cy - half_h), 0) : max(round(cy + half_h), round(cy - half_h) + 1),
+        max(round(cx - half_w), 0) : max(round(cx + half_w), round(cx - half_w) + 1),
+    ].reshape(-1, 3)
+    if region.size == 0:
+        return None
+    angles = region[:, 0].astype(float) * (2 * np.pi / 256)
+    hue = float(np.degrees(np.arctan2(np.sin(angles).mean(), np.cos(angles).mean())) % 360)
+    return hue, float(np.median(region[:, 1])), float(np.median(region[:, 2]))
+
+
+def category_gaps(ours: dict[str, list[float]], reference: dict[str, list[float]]) -> list[Finding]:
+    """The per-category metrics that differ clearly: KS distance and a median (hue: circular, share:
+    mean) difference above the metric's tolerance."""
+    findings = []
+    for key in CATEGORY_METRICS:
+        a, b = ours.get(key) or [], reference.get(key) or []
+        if not a or not b:
+            continue
+        if key == "touches_border":
+            center, ref_center = float(np.mean(a)), float(np.mean(b))
+            if abs(center - ref_center) >= CATEGORY_TOLERANCE[key]:
+                findings.append(Finding(key, center, ref_center, abs(center - ref_center)))
+            continue
+        if key == "object_hue":  # unwrap around the reference's circular mean
+            ref_center = _circular_mean(b)
+            a = [ref_center + _wrap(v - ref_center) for v in a]
+            b = [ref_center + _wrap(v - ref_center) for v in b]
+        center, ref_center = float(np.median(a)), float(np.median(b))
+        distance = ks_distance(a, b)
+        if distance >= GAP_DISTANCE and abs(center - ref_center) > CATEGORY_TOLERANCE[key]:
+            findings.append(
+                Finding(key, center % 360 if key == "object_hue" else center, ref_center, distance)
+            )
+    return findings
+
+
+def _circular_mean(degrees: list[float]) -> float:
+    r = np.radians(np.asarray(degrees, dtype=float))
+    return float(np.degrees(np.arctan2(np.sin(r).mean(), np.cos(r).mean())) % 360)
+
+
+def _wrap(delta: float) -> float:
+    return (delta + 180.0) % 360.0 - 180.0
+
+
 def summarize(values: dict[str, list[float]]) -> dict[str, dict[str, float] | None]:
     """10th / 50th / 90th percentile and count of every metric (None where a set has no values)."""
     out: dict[str, dict[str, float] | None] = {}
@@ -147,8 +252,15 @@ def summarize(values: dict[str, list[float]]) -> dict[str, dict[str, float] | No
         if not vals:
             out[key] = None
             continue
-        p10, p50, p90 = np.percentile(np.asarray(vals, dtype=float), [10, 50, 90])
-        out[key] = {"p10": float(p10), "median": float(p50), "p90": float(p90), "count": len(vals)}
+        array = np.asarray(vals, dtype=float)
+        p10, p50, p90 = np.percentile(array, [10, 50, 90])
+        out[key] = {
+            "p10": float(p10),
+            "median": float(p50),
+            "p90": float(p90),
+            "mean": float(array.mean()),
+            "count": len(vals),
+        }
     return out
 
 
@@ -195,6 +307,7 @@ def compare_coco_sets(
     summaries = [summarize(v) for v in values]
     gaps = find_gaps(values[0], values[1])
     return {
+        "per_category": _per_category(first, second, size, max_images),
         "size": size,
         "sets": [
             {"name": s.name, "json": str(s.json_path), "images": len(s.images), "summary": summary}
@@ -211,6 +324,48 @@ def compare_coco_sets(
         ],
         "gap_text": [g.describe(sets[0].name, sets[1].name) for g in gaps],
     }
+
+
+def _per_category(first: CocoSet, second: CocoSet, size: int, max_images: int | None) -> dict[str, Any]:
+    """Every category both sets have (matched by name): both summaries and the gaps."""
+    ours, theirs = category_values(first, size, max_images), category_values(second, size, max_images)
+    out: dict[str, Any] = {}
+    for name in [n for n in ours if n in theirs]:
+        gaps = category_gaps(ours[name], theirs[name])
+        out[name] = {
+            "summary": [summarize(ours[name]), summarize(theirs[name])],
+            "gaps": [
+                {"metric": g.metric, "median": g.median, "reference_median": g.reference_median} for g in gaps
+            ],
+        }
+    for name in [n for n in ours if n not in theirs] + [n for n in theirs if n not in ours]:
+        out[name] = {"only_in": first.name if name in ours else second.name}
+    return out
+
+
+def format_category_table(result: dict[str, Any]) -> str:
+    """Per category: each metric's median in both sets, gaps marked (touches_border: the share)."""
+    first, second = (s["name"] for s in result["sets"])
+    lines = ["", "Per category: median (share for border contact); gaps marked", ""]
+    lines += [f"| category | metric | {first} | {second} | gap |", "|---|---|---|---|---|"]
+    for name, entry in result.get("per_category", {}).items():
+        if "only_in" in entry:
+            lines.append(f"| {name} | (only in {entry['only_in']}) | | | |")
+            continue
+        flagged = {g["metric"] for g in entry["gaps"]}
+        for key, label in CATEGORY_METRICS.items():
+            cells = []
+            for summary in entry["summary"]:
+                stats = summary.get(key)
+                cells.append(
+                    "n/a"
+                    if stats is None
+                    else _number(stats["mean" if key == "touches_border" else "median"])
+                )
+            lines.append(
+                f"| {name} | {label} | {cells[0]} | {cells[1]} | {'**yes**' if key in flagged else ''} |"
+            )
+    return "\n".join(lines)
 
 
 def format_table(result: dict[str, Any], heading: bool = True) -> str:
@@ -230,6 +385,8 @@ def format_table(result: dict[str, Any], heading: bool = True) -> str:
         lines += ["", *[f"- {text}" for text in result["gap_text"]]]
     else:
         lines += ["", f"- no clear gap between {first['name']} and {second['name']}"]
+    if result.get("per_category"):
+        lines.append(format_category_table(result))
     return "\n".join(lines)
 
 

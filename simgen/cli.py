@@ -105,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--out", help="PNG path (default: DATASET/preview.png)")
     preview.add_argument("--max-images", type=positive_int, default=16)
     preview.add_argument("--tile-width", type=positive_int, default=320)
+    preview.add_argument(
+        "--masks",
+        choices=("fill", "outline", "none"),
+        default="fill",
+        help="fill: tinted and outlined (default); outline: outlines only, so the rendered colors stay "
+        "exact inside the masks; none: boxes and names only",
+    )
     preview.set_defaults(func=cmd_preview)
 
     merge = sub.add_parser("merge", help="(re)write annotations.json + manifest.json from rendered records")
@@ -291,7 +298,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_preview(args: argparse.Namespace) -> int:
     from simgen.preview import contact_sheet
 
-    path = contact_sheet(args.dataset, args.out, max_images=args.max_images, tile_width=args.tile_width)
+    path = contact_sheet(args.dataset, args.out, args.max_images, args.tile_width, args.masks)
     print(path)
     return 0
 

@@ -239,7 +239,7 @@ def silhouette(geometry: ObjectGeometry, camera: CameraSpec) -> Silhouette:
     that fits ``MAX_CANVAS`` image areas; otherwise the in-image part is rasterized at full resolution
     and the whole extent on a coarser canvas of that pixel budget.
     """
-    width, height = camera.resolution
+    width, height = camera.image_size
     uv, inv_z = projected_triangles(geometry, camera)
     mask = np.zeros((height, width), dtype=bool)
     depth = np.full((height, width), np.inf, dtype=np.float32)

@@ -41,8 +41,15 @@ def coco_index(data: dict) -> COCO:
     return coco
 
 
-def draw_annotations(image: np.ndarray, coco: COCO, image_id: int, scale: int = 1) -> np.ndarray:
-    """RGB image with each annotation's mask tinted, outlined, boxed and named."""
+MASK_MODES = ("fill", "outline", "none")
+"""How masks are drawn: tinted and outlined (default), outlined only (the image's own colors stay
+exact inside every mask, to judge them), or not at all (boxes and names only)."""
+
+
+def draw_annotations(
+    image: np.ndarray, coco: COCO, image_id: int, scale: int = 1, masks: str = "fill"
+) -> np.ndarray:
+    """RGB image with each annotation's mask tinted and outlined (``masks``), boxed and named."""
     canvas = (
         cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST) if scale > 1 else image
     )
@@ -52,14 +59,17 @@ def draw_annotations(image: np.ndarray, coco: COCO, image_id: int, scale: int = 
     names = {c["id"]: c["name"] for c in coco.loadCats(coco.getCatIds())}
     for k, ann in enumerate(anns):
         color = instance_color(k)
-        if ann.get("segmentation"):
+        if ann.get("segmentation") and masks != "none":
             mask = coco.annToMask(ann).astype(np.uint8)
             if scale > 1:
                 mask = cv2.resize(mask, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-            overlay[mask > 0] = color
+            if masks == "fill":
+                overlay[mask > 0] = color
             contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
             cv2.drawContours(canvas, contours, -1, color, 1)
-    canvas = cv2.addWeighted(overlay, 0.45, canvas, 0.55, 0)
+            cv2.drawContours(overlay, contours, -1, color, 1)
+    if masks == "fill":
+        canvas = cv2.addWeighted(overlay, 0.45, canvas, 0.55, 0)
     info = coco.loadImgs([image_id])[0]
     skeletons = {c["id"]: c.get("skeleton", []) for c in coco.loadCats(coco.getCatIds())}
     for k, ann in enumerate(anns):
@@ -120,9 +130,15 @@ def _label(canvas: np.ndarray, text: str, x: int, y: int, color: tuple[int, int,
 
 
 def contact_sheet(
-    dataset: str | Path, out: str | Path | None = None, max_images: int = 16, tile_width: int = 320
+    dataset: str | Path,
+    out: str | Path | None = None,
+    max_images: int = 16,
+    tile_width: int = 320,
+    masks: str = "fill",
 ) -> Path:
     """Write a grid of annotated images from a COCO dataset; returns the PNG path."""
+    if masks not in MASK_MODES:
+        raise SimgenError(f"--masks {masks!r}: expected one of {', '.join(MASK_MODES)}")
     data, source, root = coco_data(dataset)
     coco = coco_index(data)
     image_ids = sorted(coco.getImgIds())[:max_images]
@@ -133,7 +149,7 @@ def contact_sheet(
         info = coco.loadImgs([image_id])[0]
         image = read_image(root / info["file_name"])
         scale = max(1, round(tile_width / image.shape[1]))
-        tile = draw_annotations(image, coco, image_id, scale)
+        tile = draw_annotations(image, coco, image_id, scale, masks)
         tile = cv2.resize(
             tile,
             (tile_width, round(tile.shape[0] * tile_width / tile.shape[1])),

@@ -9,22 +9,68 @@ effects). All draws come from counter-based streams (``simgen.streams``), so ima
 
 from __future__ import annotations
 
-from simgen.config.schema import SceneConfig, SceneObject
+import numpy as np
+
+from simgen.config.schema import PoseVariant, SceneConfig, SceneObject
 from simgen.generators import RULES, get_generator
 from simgen.randomizers import REGISTRY
 from simgen.randomizers.base import FrameDraw, InstanceDraw, MeshBounds
 from simgen.spec import FrameSpec, ObjectSpec
 from simgen.streams import Sampler, image_seed
 
-__all__ = ["apply_category_rules", "image_seed", "sample_frame"]
+__all__ = ["apply_category_rules", "image_seed", "objects_in_view", "sample_frame"]
+
+DEFAULT_VIEW_ATTEMPTS = 100
 
 
 def sample_frame(
     config: SceneConfig, index: int, dataset_seed: int | None = None, mesh_bounds: MeshBounds | None = None
 ) -> FrameSpec:
-    """The concrete spec of image ``index`` (a pure function of config, seed, index and mesh bounds)."""
+    """The concrete spec of image ``index`` (a pure function of config, seed, index and mesh bounds).
+
+    With ``camera.min_objects_in_view`` the whole image is drawn again (attempt 1, 2, ...: other streams)
+    until enough labelled objects are in view; attempt 0 is the draw every other image gets."""
+    wanted = config.camera.min_objects_in_view or 0
+    attempts = config.camera.view_attempts or DEFAULT_VIEW_ATTEMPTS
+    best = 0
+    for attempt in range(attempts if wanted else 1):
+        spec = _draw(config, index, dataset_seed, mesh_bounds, attempt)
+        if not wanted:
+            return spec
+        seen = objects_in_view(spec)
+        if seen >= wanted:
+            return spec
+        best = max(best, seen)
+    from simgen.errors import SimgenError
+
+    raise SimgenError(
+        f"camera.min_objects_in_view: image {index}: at most {best} of the wanted {wanted} labelled objects "
+        f"were in view in {attempts} draws; aim the camera at the placement region, "
+        "narrow the region, or lower min_objects_in_view"
+    )
+
+
+def objects_in_view(spec: FrameSpec) -> int:
+    """Labelled objects whose center is in front of the camera and projects inside the frame."""
+    centers = np.array([obj.location for obj in spec.labelled()], dtype=float).reshape(-1, 3)
+    if not len(centers):
+        return 0
+    cam = spec.camera
+    try:
+        depth = (np.c_[centers, np.ones(len(centers))] @ cam.world_to_opencv().T)[:, 2]
+    except ValueError:  # a camera on its own look-at point sees nothing (validation names it)
+        return 0
+    uv = cam.project(centers)
+    width, height = cam.image_size
+    inside = (depth > cam.clip_start) & (uv[:, 0] >= 0) & (uv[:, 0] < width) & (uv[:, 1] >= 0)
+    return int((inside & (uv[:, 1] < height)).sum())
+
+
+def _draw(
+    config: SceneConfig, index: int, dataset_seed: int | None, mesh_bounds: MeshBounds | None, attempt: int
+) -> FrameSpec:
     seed = config.scene.seed if dataset_seed is None else dataset_seed
-    draw = FrameDraw(config=config, streams=Sampler(seed, index), mesh_bounds=mesh_bounds)
+    draw = FrameDraw(config=config, streams=Sampler(seed, index, attempt), mesh_bounds=mesh_bounds)
     draw.instances = object_instances(config, draw.streams)
     for randomizer in REGISTRY.values():
         randomizer.sample(draw)
@@ -82,10 +128,21 @@ def _instance(obj: SceneObject, s: Sampler, p: str, name: str) -> InstanceDraw:
         extra_materials=slots,
         category_rule=obj.category_rule,
     )
-    size = obj.size
+    variant = _variant(obj, s, p)
+    size = variant.size if variant and variant.size is not None else obj.size
     if size is None and obj.mesh is None:  # primitives are 1 m; generators know their own size
         size = 1.0 if generator is None else get_generator(generator.type).natural_size(generator)
-    return InstanceDraw(p, spec, obj.material, size, obj.location, obj.rotation, obj.scale, obj.placement)
+    rotation = variant.rotation if variant and variant.rotation is not None else obj.rotation
+    scale = variant.scale if variant and variant.scale is not None else obj.scale
+    return InstanceDraw(p, spec, obj.material, size, obj.location, rotation, scale, obj.placement)
+
+
+def _variant(obj: SceneObject, s: Sampler, p: str) -> PoseVariant | None:
+    """The instance's draw among ``obj.variants`` by weight (None without variants)."""
+    if not obj.variants:
+        return None
+    weights = np.array([v.weight for v in obj.variants], dtype=float)
+    return obj.variants[int(s.rng(f"{p}.variant").choice(len(weights), p=weights / weights.sum()))]
 
 
 def _physics_role(obj_physics: str, placed: bool) -> str:

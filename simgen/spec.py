@@ -36,16 +36,25 @@ class CameraSpec:
     fstop: float | None = None  # depth of field off when None
     focus_distance: float | None = None
     up: Vec3 = (0.0, 0.0, 1.0)  # world direction that appears "up" in the image (before roll)
+    output_resolution: tuple[int, int] | None = None  # render.output_size: the stored image's size
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """Width, height of the stored image (and of every label): the output size, else the render's."""
+        return self.output_resolution or self.resolution
 
     def rotation_camera_to_world(self) -> np.ndarray:
         """3x3 rotation whose columns are the Blender camera's x (right), y (up), z (backward) axes."""
         return look_at_rotation(np.asarray(self.location), np.asarray(self.look_at), self.roll_deg, self.up)
 
     def intrinsics(self) -> np.ndarray:
-        """OpenCV 3x3 K for pixel coordinates whose pixel (0, 0) spans [0, 1) x [0, 1)."""
+        """OpenCV 3x3 K of the stored image, whose pixel (0, 0) spans [0, 1) x [0, 1); with an output
+        size of another aspect the pixels are not square (fx != fy)."""
         width, height = self.resolution
         fx = self.focal_length_mm / self.sensor_width_mm * width
-        return np.array([[fx, 0.0, width / 2.0], [0.0, fx, height / 2.0], [0.0, 0.0, 1.0]])
+        out_w, out_h = self.image_size
+        sx, sy = out_w / width, out_h / height
+        return np.array([[fx * sx, 0.0, out_w / 2.0], [0.0, fx * sy, out_h / 2.0], [0.0, 0.0, 1.0]])
 
     def world_to_opencv(self) -> np.ndarray:
         """4x4 transform from world to OpenCV camera coordinates (x right, y down, z forward)."""
@@ -134,6 +143,7 @@ class TextureSpec:
     bump: float
     image: str | None = None  # type image
     mapping: str = "box"  # box: projected from the object's own axes; uv: the mesh's UV map
+    size: float | None = None  # world-space meters per repeat (instead of scale)
 
 
 @dataclass
@@ -208,6 +218,12 @@ class FrameSpec:
         """
         data = asdict(self)
         del data["parts"]
+        if data["camera"]["output_resolution"] is None:
+            del data["camera"]["output_resolution"]
+        for obj in data["objects"]:  # fields that are off are left out, as records have always been
+            for material in [obj["material"], *obj["extra_materials"]]:
+                if material and material.get("texture") and material["texture"].get("size") is None:
+                    del material["texture"]["size"]
         for name, part in self.parts.items():
             if part is not None:
                 to_dict = getattr(part, "to_dict", None)

@@ -29,13 +29,15 @@ class Sampler:
     ``per: image`` drops the ``#k`` so all instances of the entry share one draw.
     """
 
-    def __init__(self, dataset_seed: int, index: int) -> None:
+    def __init__(self, dataset_seed: int, index: int, attempt: int = 0) -> None:
         self.dataset_seed = dataset_seed
         self.index = index
+        self.attempt = attempt  # > 0: a redraw of the image (camera.min_objects_in_view)
 
     def rng(self, path: str) -> np.random.Generator:
         key = zlib.crc32(path.encode("utf-8"))
-        return np.random.default_rng(np.random.SeedSequence([self.dataset_seed, self.index, key]))
+        entropy = [self.dataset_seed, self.index, key] + ([self.attempt] if self.attempt else [])
+        return np.random.default_rng(np.random.SeedSequence(entropy))
 
     def _path(self, path: str, value: Any) -> str:
         if _shared_per_image(value) and "#" in path:

@@ -104,7 +104,7 @@ def _sees_a_labelled_object(spec: FrameSpec) -> bool:
         world_to_camera = camera.world_to_opencv()
     except ValueError:
         return False
-    width, height = camera.resolution
+    width, height = camera.image_size
     fx = camera.intrinsics()[0, 0]
     for obj in spec.labelled():
         point = world_to_camera @ np.array([*obj.location, 1.0])

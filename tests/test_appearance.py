@@ -136,3 +136,61 @@ def test_cli_prints_table_and_writes_json(tmp_path: Path, capsys: pytest.Capture
     assert any(g["metric"] == "object_saturation" for g in saved["gaps"])
     assert main(["compare", str(tmp_path / "missing"), str(vivid)]) == 1
     assert "missing" in capsys.readouterr().err
+
+
+def _two_category_set(folder: Path, circle_bgr: tuple[int, int, int], n: int = 16) -> Path:
+    """Gray images with a red square (category 'square', at the left border) and a circle of the given
+    color (category 'circle') each: the squares are the same in every set, only the circles change."""
+    (folder / "images").mkdir(parents=True)
+    images, annotations = [], []
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        img = np.full((SIZE, SIZE, 3), 110, np.uint8)
+        y = int(rng.integers(10, SIZE - 40))
+        cv2.rectangle(img, (0, y), (23, y + 23), (30, 30, 210), -1)  # touches the left border
+        cx, cy = int(rng.integers(50, SIZE - 20)), int(rng.integers(20, SIZE - 20))
+        cv2.circle(img, (cx, cy), 12, circle_bgr, -1)
+        cv2.imwrite(str(folder / "images" / f"{i}.png"), img)
+        images.append({"id": i, "file_name": f"images/{i}.png", "width": SIZE, "height": SIZE})
+        annotations.append(
+            {
+                "id": 2 * i + 1,
+                "image_id": i,
+                "category_id": 1,
+                "bbox": [0, y, 24, 24],
+                "area": 576,
+                "iscrowd": 0,
+            }
+        )
+        box = [cx - 12, cy - 12, 25, 25]
+        annotations.append(
+            {"id": 2 * i + 2, "image_id": i, "category_id": 2, "bbox": box, "area": 450, "iscrowd": 0}
+        )
+    categories = [{"id": 1, "name": "square"}, {"id": 2, "name": "circle"}]
+    data = {"images": images, "annotations": annotations, "categories": categories}
+    (folder / "annotations.json").write_text(json.dumps(data))
+    return folder
+
+
+def test_compare_reports_per_category_so_a_gap_names_its_class(tmp_path: Path) -> None:
+    bright = _two_category_set(tmp_path / "bright", (220, 120, 40))  # light blue circles
+    dark = _two_category_set(tmp_path / "dark", (70, 35, 10))  # the same hue, much darker
+    result = compare_sets(dark, bright, size=SIZE)
+    per = result["per_category"]
+    assert [g["metric"] for g in per["square"]["gaps"]] == []  # the squares are fine
+    assert "object_value" in {g["metric"] for g in per["circle"]["gaps"]}
+    assert "object_hue" not in {g["metric"] for g in per["circle"]["gaps"]}
+    square = per["square"]["summary"][0]
+    assert square["touches_border"]["mean"] == 1.0 and square["per_image"]["median"] == 1
+    assert square["object_aspect"]["median"] == pytest.approx(1.0)
+    hue = per["square"]["summary"][0]["object_hue"]["median"]
+    assert min(hue, 360 - hue) < 10  # red: near 0 degrees on the circle
+    table = format_table(result)
+    assert "| circle | value at the box center (0-255) |" in table and "**yes**" in table
+
+
+def test_categories_only_in_one_set_are_listed(tmp_path: Path) -> None:
+    both = _two_category_set(tmp_path / "both", (220, 120, 40))
+    single = _write_set(tmp_path / "single", (0, 0, 200))
+    per = compare_sets(both, single, size=SIZE)["per_category"]
+    assert per["square"] == {"only_in": "both"} and per["circle"] == {"only_in": "both"}

@@ -202,7 +202,7 @@ class BlenderBackend:
             for slot_index, slot in enumerate(obj.material_slots):
                 extra = spec.extra_materials
                 wanted = extra[slot_index - 1] if 0 < slot_index <= len(extra) else spec.material
-                self._materials.sync(slot.material, wanted, (i, slot_index))
+                self._materials.sync(slot.material, wanted, (i, slot_index), tuple(obj.scale))
 
     def _new_object(self, spec: ObjectSpec) -> bpy.types.Object:
         mesh = self._meshes.get(spec)

@@ -5,11 +5,15 @@ files and the driver alone writes the dataset."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
+
 from simgen.backend.protocol import Renderer
+from simgen.backend.result import RenderResult
 from simgen.build.layout import Layout
 from simgen.build.records import file_integrity
 from simgen.config.schema import SceneConfig
@@ -43,6 +47,8 @@ def render_image(renderer: Renderer, config: SceneConfig, index: int) -> Rendere
     """Render image ``index`` and label it; files are encoded in memory (see ``commit_image``)."""
     spec = sample_frame(config, index, mesh_bounds=renderer.mesh_bounds)
     result = renderer.render(spec)
+    if config.render.output_size:
+        result = resampled(result, config.render.output_size)
     for randomizer in REGISTRY.values():
         result.rgb = randomizer.apply_image(result.rgb, spec)
     t0 = time.perf_counter()
@@ -76,6 +82,25 @@ def render_image(renderer: Renderer, config: SceneConfig, index: int) -> Rendere
         files[record.extra_files["normals"]] = encode_exr({"X": n[..., 0], "Y": n[..., 1], "Z": n[..., 2]})
     record.timings = {**result.timings, **record.timings, "label_write": time.perf_counter() - t0}
     return RenderedImage(record, files, renderer.provenance())
+
+
+def resampled(result: RenderResult, size: tuple[int, int]) -> RenderResult:
+    """Every map of a render at ``size`` (render.output_size): RGB area-averaged when shrinking, else
+    bilinear; ids, depth and normals nearest, so every label pixel is one of the rendered ones."""
+    width, height = size
+    shrink = width * height < result.rgb.shape[0] * result.rgb.shape[1]
+    smooth = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+
+    def nearest(image: np.ndarray | None) -> np.ndarray | None:
+        return None if image is None else cv2.resize(image, (width, height), interpolation=cv2.INTER_NEAREST)
+
+    return replace(
+        result,
+        rgb=cv2.resize(result.rgb, (width, height), interpolation=smooth),
+        instance_ids=nearest(result.instance_ids),
+        depth=nearest(result.depth),
+        normals=nearest(result.normals),
+    )
 
 
 def commit_image(out_dir: Path, rendered: RenderedImage, config_digest: str, layout: Layout) -> Done:

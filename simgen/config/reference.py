@@ -146,8 +146,14 @@ def reference_markdown() -> str:
         "Every *number or distribution* field takes a constant or one of `{uniform: [lo, hi]}`, "
         "`{normal: [mean, std], clip: [lo, hi]}`, `{loguniform: [lo, hi]}`, `{randint: [lo, hi]}`, "
         "`{choice: [...], weights: [...]}`; add `per: image` to share one draw among all instances of an "
-        "object entry. Colors are linear RGB in [0, 1], or `'#rrggbb'`, `{hsv: [h, s, v]}`, `{kelvin: K}`. "
-        "Rotations are XYZ Euler degrees, `{yaw: angle}` or `so3`.",
+        "object entry. Rotations are XYZ Euler degrees, `{yaw: angle}` or `so3`.",
+        "",
+        "**Colors.** `'#rrggbb'` and `{hsv: [h, s, v]}` are sRGB, what a color picker reads off a photo "
+        "(hue 0.1 is 36 degrees on screen); a list `[r, g, b]` in [0, 1] is linear RGB, Blender's own "
+        "convention (`[0.216, 0.216, 0.216]` is sRGB 128); `{kelvin: K}` is a blackbody light color. With "
+        "`render.view_transform: Standard` an emissive patch of strength 1 renders exactly its color "
+        "(tests/test_color_space.py); AgX, the default, is a camera-like tone curve that compresses bright "
+        "colors and shifts saturated hues, so pick Standard when matching colors measured on photos.",
         "",
     ]
     lines += _registry_sections()

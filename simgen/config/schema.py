@@ -60,17 +60,36 @@ class RenderSection(StrictModel):
     )
     threads: int = Field(0, ge=0, description="CPU render threads per worker; 0 = all cores.")
     view_transform: Literal["AgX", "Standard", "Filmic", "Khronos PBR Neutral"] = Field(
-        "AgX", description="Blender color management view transform for the 8-bit image."
+        "AgX",
+        description="Blender color management view transform for the 8-bit image. Standard: a color "
+        "renders as configured (emission 1); AgX: camera-like highlight roll-off and desaturation.",
     )
     image_format: Literal["png", "jpg"] = "png"
     jpeg_quality: int = Field(95, ge=1, le=100)
+    output_size: tuple[int, int] | None = Field(
+        None,
+        description="Resample each rendered image to this width, height (non-square pixels when the "
+        "aspect differs: a 4:3 webcam frame stretched to 640 x 640 is resolution [640, 480], output_size "
+        "[640, 640]). RGB is area/linear-resampled, instance and semantic maps, depth and normals nearest; "
+        "labels come from the resampled maps and the camera's K is the anamorphic one, so boxes, masks, "
+        "keypoints and poses agree with the stored pixels. Post-effects run on the output image.",
+    )
 
-    @field_validator("resolution")
+    @field_validator("resolution", "output_size")
     @classmethod
-    def _resolution_in_range(cls, value: tuple[int, int]) -> tuple[int, int]:
-        if min(value) < 8 or max(value) > 16384:
+    def _resolution_in_range(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and (min(value) < 8 or max(value) > 16384):
             raise ValueError(f"each side must be in [8, 16384] pixels, found {list(value)}")
         return value
+
+
+class PoseVariant(StrictModel):
+    """One alternative of ``variants``: unset fields keep the entry's values."""
+
+    weight: float = Field(1.0, gt=0, description="Relative probability of this variant.")
+    rotation: RotationValue | None = None
+    scale: positive(Vec3Value) | None = None
+    size: positive(FloatValue) | None = None
 
 
 class SceneObject(StrictModel):
@@ -94,18 +113,27 @@ class SceneObject(StrictModel):
     )
     size: positive(FloatValue) | None = Field(
         None,
-        description="Largest extent in meters (primitives default 1: cube edge, sphere diameter); "
-        "meshes keep their own units when unset.",
+        description="Largest extent in meters of the unscaled object (primitives default 1: cube edge, "
+        "sphere diameter; meshes keep their own units when unset). Applied first, then scale: a size-1 "
+        "cube with scale [1, 1, 2] is 1 x 1 x 2 m.",
     )
     location: Vec3Value = (0.0, 0.0, 0.0)
     placement: Placement | None = Field(None, description="Sample the location in a region.")
     rotation: RotationValue = Field(
         (0.0, 0.0, 0.0), description="XYZ Euler degrees, {yaw: ...} (upright) or so3 (uniformly random)."
     )
-    scale: positive(Vec3Value) = Field((1.0, 1.0, 1.0), description="Per-axis scale, after size.")
+    scale: positive(Vec3Value) = Field(
+        (1.0, 1.0, 1.0), description="Per-axis factors applied after size (the final extent is size x scale)."
+    )
     material: MaterialValue = Field(default_factory=Material)
     physics: Literal["auto", "active", "passive", "none"] = Field(
         "auto", description="Rigid-body role when physics is on; auto: active if placed, else passive."
+    )
+    variants: list[PoseVariant] | None = Field(
+        None,
+        min_length=1,
+        description="Discrete alternatives drawn per instance (e.g. standing or lying), each with a weight "
+        "and the rotation / scale / size it uses instead of the entry's; count stays one draw for the entry.",
     )
 
     @model_validator(mode="after")

@@ -107,7 +107,7 @@ class Carton(Generator):
         if drawn.label is not None:
             label.texture = TextureSpec(
                 type="image",
-                color=(0.0, 0.0, 0.0),
+                color=(1.0, 1.0, 1.0),  # the image as it is (image textures are tinted by color)
                 scale=1.0,
                 distortion=0.0,
                 bump=0.0,

@@ -75,6 +75,16 @@ class CameraSection(StrictModel):
     sensor_width: float = Field(36.0, gt=0, description="mm (horizontal sensor fit).")
     clip_start: float = Field(0.01, gt=0)
     clip_end: float = Field(1000.0, gt=0)
+    min_objects_in_view: int | None = Field(
+        None,
+        ge=1,
+        description="Redraw an image's scene (placements, camera, everything) until at least this many "
+        "labelled objects have their center inside the frame, in front of the camera (checked on the "
+        "drawn positions, before physics). Unset: never redraw.",
+    )
+    view_attempts: int | None = Field(
+        None, ge=1, le=10_000, description="Draws tried per image for min_objects_in_view (default 100)."
+    )
 
     @model_validator(mode="after")
     def _one_lens(self) -> CameraSection:
@@ -135,6 +145,7 @@ class CameraRandomizer(Randomizer):
             fstop=fstop,
             focus_distance=focus,
             up=cam.up,
+            output_resolution=draw.config.render.output_size,
         )
 
     @staticmethod

@@ -43,15 +43,20 @@ def random_material() -> Material:
 class Distractors(StrictModel):
     """Unlabelled clutter: random shapes with random materials that occlude but are never annotated."""
 
-    count: ranged(IntValue, 0, MAX_INSTANCES) = 0
+    count: ranged(IntValue, 0, MAX_INSTANCES) = Field(0, description="Distractors per image.")
     shape: literal_choice(*PRIMITIVES) = Field(  # type: ignore[valid-type]
         {"choice": ["cube", "sphere", "ico_sphere", "cylinder", "cone", "torus"]}
     )
     meshes: list[str] = Field(default_factory=list, description="Mesh files used instead of shapes.")
-    size: positive(FloatValue) = 0.3
+    size: positive(FloatValue) = Field(0.3, description="Largest extent in meters, before any scale.")
     placement: Placement = Field(default_factory=Placement)
     rotation: RotationValue = "so3"
-    material: MaterialValue = Field(default_factory=random_material)
+    material: MaterialValue = Field(
+        default_factory=random_material,
+        description="Default: a new random material for every distractor (any hue, saturation and value "
+        "0.2-1, roughness 0.1-1, one random procedural pattern of noise, checker, voronoi, wave, brick or "
+        "magic at a random scale). Give a material or a pool to override.",
+    )
 
 
 class DistractorsSections(StrictModel):

@@ -43,11 +43,27 @@ TEXTURES = ("noise", "checker", "voronoi", "wave", "brick", "magic", "gradient",
 
 
 class Texture(StrictModel):
-    """A procedural texture that blends the base color with ``color`` (Blender shader nodes)."""
+    """A procedural pattern that blends the base color with ``color``, or an image (Blender shader nodes).
+
+    The color rule, one for diffuse and emission: a procedural pattern mixes ``base_color`` and
+    ``color``; an image is multiplied by ``color`` (default white: the image as it is) and
+    ``base_color`` is not used. Emission (``material.emission``) glows in that same surface color."""
 
     type: literal_choice(*TEXTURES)  # type: ignore[valid-type]
-    color: ColorValue = Field((0.1, 0.1, 0.1), description="Second color, mixed in by the texture pattern.")
-    scale: positive(FloatValue) = Field(5.0, description="Pattern scale (repeats per unit of object size).")
+    color: ColorValue | None = Field(
+        None,
+        description="Procedural: the second color, mixed in by the pattern (default [0.1, 0.1, 0.1]). "
+        "Image: a tint the image is multiplied by (default white).",
+    )
+    scale: positive(FloatValue) = Field(
+        5.0,
+        description="Pattern scale: repeats across the object's own extent (so it grows with the object).",
+    )
+    size: positive(FloatValue) | None = Field(
+        None,
+        description="World-space pattern size in meters instead of scale: one image (type image) or about "
+        "one pattern feature per `size` meters, whatever the object's size or scale (tiles, carpet, wood).",
+    )
     distortion: nonnegative(FloatValue) = 0.0
     bump: ranged(FloatValue, 0, 1) = Field(0.0, description="Bump strength from the same pattern (0 = flat).")
     images: str | None = Field(None, description="type image: an image file or a folder to choose from.")
@@ -65,13 +81,20 @@ class Texture(StrictModel):
         return self
 
 
+PATTERN_COLOR = (0.1, 0.1, 0.1)
+IMAGE_TINT = (1.0, 1.0, 1.0)
+
+
 class Material(StrictModel):
-    """Principled BSDF parameters; ``emission`` > 0 makes the surface glow in its base color."""
+    """Principled BSDF parameters; ``emission`` > 0 makes the surface glow in its own color (the base
+    color, or the texture's result: see Texture)."""
 
     base_color: ColorValue = (0.8, 0.8, 0.8)
     roughness: ranged(FloatValue, 0, 1) = 0.5
     metallic: ranged(FloatValue, 0, 1) = 0.0
-    emission: nonnegative(FloatValue) = Field(0.0, description="Emission strength in the base color.")
+    emission: nonnegative(FloatValue) = Field(
+        0.0, description="Emission strength, glowing in the surface color (base color or texture result)."
+    )
     transmission: ranged(FloatValue, 0, 1) = Field(
         0.0, description="0 opaque .. 1 glass-like (translucent dice, bottles)."
     )
@@ -113,10 +136,12 @@ def _sample_texture(t: Texture | None, s: Any, p: str) -> TextureSpec | None:
     if t is None:
         return None
     texture_type = str(s.value(f"{p}.type", t.type))
+    color = t.color if t.color is not None else IMAGE_TINT if texture_type == "image" else PATTERN_COLOR
     return TextureSpec(
         type=texture_type,
-        color=s.color(f"{p}.color", t.color),
+        color=s.color(f"{p}.color", color),
         scale=s.float(f"{p}.scale", t.scale),
+        size=None if t.size is None else s.float(f"{p}.size", t.size),
         distortion=s.float(f"{p}.distortion", t.distortion),
         bump=s.float(f"{p}.bump", t.bump),
         image=choose_file(s, f"{p}.images", t.images) if texture_type == "image" else None,
@@ -199,12 +224,25 @@ class BlenderMaterials:
         """The objects were rebuilt: every graph must be built again."""
         self.built = {}
 
-    def sync(self, material: Any, spec: MaterialSpec, key: tuple[int, int]) -> None:
+    def sync(
+        self, material: Any, spec: MaterialSpec, key: tuple[int, int], object_scale: Any = (1.0, 1.0, 1.0)
+    ) -> None:
+        """Make ``material`` match ``spec``; ``object_scale`` (the object's scale in Blender) turns a
+        world-space ``texture.size`` into the mapping's scale."""
         graph = (spec.texture.type, spec.texture.mapping) if spec.texture else None
         if self.built.get(key, _UNBUILT) != graph:
             build_material_nodes(material, *(graph or (None, "box")))
             self.built[key] = graph
         self._set(material, spec)
+        tex = spec.texture
+        if tex is not None and tex.size:
+            # object coordinates are the unscaled mesh's: scaling them by scale / size makes one unit of
+            # the mapped space span `size` meters in the world
+            material.node_tree.nodes["mapping"].inputs["Scale"].default_value = tuple(
+                float(s) / tex.size for s in object_scale
+            )
+            if "Scale" in material.node_tree.nodes["texture"].inputs:
+                material.node_tree.nodes["texture"].inputs["Scale"].default_value = 1.0
 
     def _set(self, material: Any, spec: MaterialSpec) -> None:
         nodes = material.node_tree.nodes
@@ -222,6 +260,7 @@ class BlenderMaterials:
             return
         if tex.type == "image":
             nodes["texture"].image = self.ctx.load_image(tex.image or "")
+            nodes["tint"].inputs["B"].default_value = (*tex.color, 1.0)
             nodes["mapping"].inputs["Scale"].default_value = (tex.scale,) * 3
             nodes["bump"].inputs["Strength"].default_value = tex.bump
             return
@@ -266,7 +305,14 @@ def build_material_nodes(material: Any, texture_type: str | None, mapping: str =
             texture.projection = "BOX"  # no UVs needed: project from the object's own axes
             texture.projection_blend = 0.2
         links.new(mapping_node.outputs["Vector"], texture.inputs["Vector"])
-        links.new(texture.outputs["Color"], bsdf.inputs["Base Color"])
+        tint = nodes.new("ShaderNodeMix")  # image x texture.color: the surface color and the glow
+        tint.name = "tint"
+        tint.data_type = "RGBA"
+        tint.blend_type = "MULTIPLY"
+        tint.inputs["Factor"].default_value = 1.0
+        links.new(texture.outputs["Color"], tint.inputs["A"])
+        links.new(tint.outputs["Result"], bsdf.inputs["Base Color"])
+        links.new(tint.outputs["Result"], bsdf.inputs["Emission Color"])
         links.new(texture.outputs["Color"], bump.inputs["Height"])
         return
     node_type, output_name = TEXTURE_NODES[texture_type]
@@ -278,4 +324,5 @@ def build_material_nodes(material: Any, texture_type: str | None, mapping: str =
     links.new(mapping_node.outputs["Vector"], texture.inputs["Vector"])
     links.new(texture.outputs[output_name], mix.inputs["Factor"])
     links.new(mix.outputs["Result"], bsdf.inputs["Base Color"])
+    links.new(mix.outputs["Result"], bsdf.inputs["Emission Color"])
     links.new(texture.outputs[output_name], bump.inputs["Height"])

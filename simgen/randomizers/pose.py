@@ -92,7 +92,14 @@ class PoseRandomizer(Randomizer):
     def off(self, config: SceneConfig) -> SceneConfig:
         """Rotations, sizes and scales at their centers (locations still vary within the placement)."""
         fields = ("rotation", "scale", "size")
-        objects = [o.model_copy(update={f: freeze(getattr(o, f)) for f in fields}) for o in config.objects]
+
+        def frozen(entry: Any) -> Any:
+            return entry.model_copy(update={f: freeze(getattr(entry, f)) for f in fields})
+
+        objects = [
+            frozen(o).model_copy(update={"variants": [frozen(v) for v in o.variants] if o.variants else None})
+            for o in config.objects
+        ]
         update: dict[str, Any] = {"objects": objects}
         if config.distractors is not None:
             update["distractors"] = config.distractors.model_copy(

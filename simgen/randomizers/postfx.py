@@ -25,6 +25,7 @@ from simgen.config.distributions import (
     FloatValue,
     IntValue,
     Vec3Value,
+    _as_float_value,
     nonnegative,
     ranged,
     srgb_to_linear,
@@ -41,6 +42,16 @@ class PostEffects(StrictModel):
 
     noise: nonnegative(FloatValue) = Field(0.0, description="Gaussian sensor noise std, in 8-bit levels.")
     blur: nonnegative(FloatValue) = Field(0.0, description="Gaussian blur sigma, pixels.")
+    motion_blur: ranged(FloatValue, 0, 200) | None = Field(
+        None,
+        description="Directional (linear) motion blur: the streak length in pixels, as a handheld or "
+        "moving webcam makes it (averaged in linear light). Unset or 0: off.",
+    )
+    motion_angle: FloatValue | None = Field(
+        None,
+        description="Direction of the motion blur in degrees (0 = horizontal, 90 = vertical); default: "
+        "uniformly random in [0, 180).",
+    )
     jpeg_quality: ranged(IntValue, 1, 100) | None = Field(
         None, description="Re-encode as JPEG at this quality (artifacts)."
     )
@@ -64,6 +75,9 @@ class PostEffects(StrictModel):
     )
 
 
+RANDOM_ANGLE = _as_float_value({"uniform": [0.0, 180.0]})
+
+
 class PostFxSections(StrictModel):
     postfx: PostEffects | None = None
 
@@ -74,6 +88,8 @@ class PostFxSpec:
 
     noise: float = 0.0
     blur: float = 0.0
+    motion_blur: float = 0.0
+    motion_angle: float = 0.0
     jpeg_quality: int | None = None
     brightness: float = 0.0
     contrast: float = 1.0
@@ -86,7 +102,10 @@ class PostFxSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """The record's form: effects that are off are left out."""
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        out = {k: v for k, v in asdict(self).items() if v is not None}
+        if not self.motion_blur:
+            del out["motion_blur"], out["motion_angle"]
+        return out
 
 
 class PostFxRandomizer(Randomizer):
@@ -114,6 +133,12 @@ class PostFxRandomizer(Randomizer):
                 for name in ("noise", "blur", "brightness", "contrast", "saturation", "hue_shift")
             },
             jpeg_quality=optional("jpeg_quality", fx.jpeg_quality, int),
+            motion_blur=s.float("postfx.motion_blur", fx.motion_blur or 0.0),
+            motion_angle=s.float(
+                "postfx.motion_angle", RANDOM_ANGLE if fx.motion_angle is None else fx.motion_angle
+            )
+            if fx.motion_blur
+            else 0.0,
             vignette=s.float("postfx.vignette", fx.vignette),
             auto_white_balance=s.float("postfx.auto_white_balance", fx.auto_white_balance),
             auto_exposure=optional("auto_exposure", fx.auto_exposure, float),
@@ -128,13 +153,15 @@ class PostFxRandomizer(Randomizer):
 def apply_postfx(rgb: np.ndarray, fx: PostFxSpec, seed: int) -> np.ndarray:
     """Return a new uint8 H x W x 3 image with the effects applied in a fixed, physical order.
 
-    Order: optics (vignette, blur) → camera pipeline (auto white balance, auto exposure) → color
+    Order: optics (vignette, blur, motion blur) → camera pipeline (auto white balance, auto exposure) → color
     (white balance, brightness/contrast, saturation, hue) → sensor noise → JPEG compression.
     """
     img = rgb.astype(np.float32) / 255.0
     img = vignette(img, fx.vignette)
     if fx.blur > 0:
         img = cv2.GaussianBlur(img, (0, 0), sigmaX=fx.blur, sigmaY=fx.blur)
+    if fx.motion_blur > 0:
+        img = linear_to_srgb(cv2.filter2D(srgb_to_linear(img).astype(np.float32), -1, motion_kernel(fx)))
     img = camera_pipeline(img, fx.auto_white_balance, fx.auto_exposure)
     img = img * np.asarray(fx.white_balance, dtype=np.float32)
     img = (img - 0.5) * fx.contrast + 0.5 + fx.brightness
@@ -146,6 +173,27 @@ def apply_postfx(rgb: np.ndarray, fx: PostFxSpec, seed: int) -> np.ndarray:
     if fx.jpeg_quality is not None:
         out = jpeg_roundtrip(out, fx.jpeg_quality)
     return out
+
+
+def motion_kernel(fx: PostFxSpec) -> np.ndarray:
+    """A streak of ``motion_blur`` pixels at ``motion_angle`` through the kernel's center, summing to 1.
+
+    Points spaced 1/32 pixel along the segment are binned on an 8x finer grid and area-summed, so a
+    horizontal or vertical streak of length L covers exactly L pixels equally and any angle is smooth."""
+    length = max(1.0, fx.motion_blur)
+    size = int(np.ceil(length)) | 1
+    fine = 8
+    t = (np.arange(int(length * 32)) + 0.5) / 32 - length / 2
+    center = (size - 1) / 2
+    angle = np.radians(fx.motion_angle)
+    x = center + t * np.cos(angle)
+    y = center - t * np.sin(angle)  # image rows grow downwards: 90 degrees points up
+    cols = np.clip(np.floor((x + 0.5) * fine), 0, size * fine - 1).astype(int)
+    rows = np.clip(np.floor((y + 0.5) * fine), 0, size * fine - 1).astype(int)
+    grid = np.zeros((size * fine, size * fine), np.float32)
+    np.add.at(grid, (rows, cols), 1.0)
+    kernel = grid.reshape(size, fine, size, fine).sum(axis=(1, 3))
+    return kernel / kernel.sum()
 
 
 def vignette(img: np.ndarray, strength: float) -> np.ndarray:
