@@ -99,6 +99,8 @@ GENERATOR_PARAMS = [
     {"type": "fruit", "elongation": 1.3, "wrinkles": 0.05, "wrinkle_scale": 9, "stem": 0.25},
     {"type": "traffic_cone", "bottom_radius": 0.3},
     {"type": "traffic_cone", "bottom_radius": 0.48, "top_radius": 0.02},
+    {"type": "traffic_cone", "base_side": 0, "stripe_width": 0},
+    {"type": "traffic_cone", "wall": 0.03, "base_side": 1.0},
     {"type": "inflatable_cube", "puff": 0.9},
     {"type": "carton", "width": 0.6, "depth": 0.25, "height": 0.3, "bevel": 0.02},
     {"type": "carton", "width": 0.2, "depth": 0.4, "height": 0.15, "tape_width": 0.05},
@@ -122,3 +124,37 @@ def test_generator_bounds_contain_the_built_mesh_tightly(blender, params: dict) 
     lo, hi = co.min(axis=0), co.max(axis=0)
     assert np.all(lo >= np.subtract(center, half) - 1e-6) and np.all(hi <= np.add(center, half) + 1e-6)
     assert np.all(np.add(half, half) <= (hi - lo) * 1.08 + 1e-3), (half, (hi - lo) / 2)
+
+
+@pytest.mark.blender
+def test_traffic_cone_variants_build_what_their_parameters_say(blender) -> None:
+    """No stripe: no face in the stripe slot; no base: nothing below the cone; hollow: a second (inner)
+    surface, so a ray up the axis from below meets the inside of the wall, not a bottom cap."""
+    from simgen.generators import get_generator
+    from simgen.streams import Sampler
+
+    def build(**params):
+        config = make_config(objects=[{"generator": {"type": "traffic_cone", **params}, "category": "c"}])
+        drawn, _ = get_generator("traffic_cone").sample(config.objects[0].generator, Sampler(0, 0), "o#0")
+        return blender.build_generator_mesh(drawn)
+
+    def stripe_faces(mesh) -> int:
+        return sum(p.material_index == 1 for p in mesh.polygons)
+
+    solid, plain, bare, hollow = (
+        build(),
+        build(stripe_width=0),
+        build(base_side=0),
+        build(wall=0.03, base_side=0),
+    )
+    assert stripe_faces(solid) > 0 and stripe_faces(plain) == 0
+    z = np.array([v.co.z for v in bare.vertices])
+    x = np.array([v.co.x for v in bare.vertices])
+    assert np.ptp(x[z <= z.min() + 1e-6]) == pytest.approx(np.ptp(x), rel=0.02)  # widest at its foot: no base
+    caps = [p for p in hollow.polygons if abs(p.normal.z) > 0.99 and len(p.vertices) > 8]
+    assert not caps, "a hollow cone has no bottom or top cap"
+    radii = np.hypot([v.co.x for v in hollow.vertices], [v.co.y for v in hollow.vertices])
+    hz = np.array([v.co.z for v in hollow.vertices])
+    foot = radii[hz <= hz.min() + 0.05]
+    assert foot.min() > 0.1  # no cap's center vertex: open at the bottom
+    assert 0.01 < foot.max() - foot.min() < 0.08  # an outer and an inner ring, a wall apart

@@ -65,3 +65,46 @@ def test_uv_mapped_image_keeps_its_orientation_on_a_plane(blender, tmp_path: Pat
         expected = np.array(QUADRANTS[name], float)
         assert np.argmax(rgb) == np.argmax(expected) or name == "bottom_right", (name, rgb)
         assert np.corrcoef(rgb.astype(float), expected)[0, 1] > 0.9, (name, rgb, expected)
+
+
+def disc_image(path: Path) -> Path:
+    """White with a red disc in the middle: where the image's center lands is plain to see."""
+    image = np.full((64, 64, 3), 255, np.uint8)
+    cv2.circle(image, (32, 32), 16, (30, 30, 230), -1)  # BGR: red
+    cv2.imwrite(str(path), image)
+    return path
+
+
+@pytest.mark.parametrize(
+    "shape", [{"shape": "cube"}, {"generator": {"type": "inflatable_cube", "puff": 0.1}}]
+)
+def test_box_mapping_centers_the_image_on_each_face(blender, tmp_path: Path, shape: dict) -> None:
+    """With box mapping (the default) a face of a cube, or of a cube-like generator, shows the image
+    centered on the face: red in the middle, white near the corners (not the image's corner at the
+    face's center, as before)."""
+    image = disc_image(tmp_path / "disc.png")
+    config = make_config(
+        render={"resolution": [64, 64], "samples": 8, "view_transform": "Standard", "max_bounces": 1},
+        camera={"location": [0, -4, 0], "look_at": [0, 0, 0], "fov": 18},
+        lights=[],
+        world={"color": [1, 1, 1], "strength": 1.0},
+        objects=[
+            {
+                **shape,
+                "category": "box",
+                "size": 1.0,
+                "material": {
+                    "roughness": 1.0,
+                    "texture": {"type": "image", "images": str(image), "scale": 1},
+                },
+            }
+        ],
+    )
+    result = blender.BlenderBackend(config.render).render(sample_frame(config, 0))
+    ys, xs = np.nonzero(result.instance_ids == 1)
+    cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
+    inset_y, inset_x = (ys.max() - ys.min()) // 6, (xs.max() - xs.min()) // 6
+    center = result.rgb[cy, cx].astype(int)
+    corner = result.rgb[ys.min() + inset_y, xs.min() + inset_x].astype(int)
+    assert center[0] > center[1] + 60 and center[0] > center[2] + 60, center  # red
+    assert corner.min() > 120 and corner.max() - corner.min() < 40, corner  # white-ish gray

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from pydantic import Field
+
 from simgen.config.distributions import FloatValue, ranged
 from simgen.generators.base import DrawnParams, Generator, GeneratorParams
 
@@ -20,7 +22,9 @@ class InflatableCubeParams(GeneratorParams):
     """A cube puffed up like an inflated cushion (``puff`` 0 = cube, 1 = nearly a sphere)."""
 
     type: Literal["inflatable_cube"]
-    puff: ranged(FloatValue, 0, 1) = 0.3
+    puff: ranged(FloatValue, 0, 1) = Field(
+        0.3, description="How far the faces bulge out: 0 a plain rounded cube, 1 a cushion-like ball."
+    )
 
 
 @dataclass

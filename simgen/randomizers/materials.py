@@ -69,8 +69,9 @@ class Texture(StrictModel):
     images: str | None = Field(None, description="type image: an image file or a folder to choose from.")
     mapping: Literal["box", "uv"] = Field(
         "box",
-        description="box: projected from the object's own axes (no UVs needed); uv: the mesh's own UV "
-        "map (textured mesh files, generator labels).",
+        description="box: projected along the object's own axes (no UVs needed; each face of a cube-like "
+        "object or generator shows the image centered on the face, one image per scale-th of the object or "
+        "per `size` meters); uv: the mesh's own UV map (textured mesh files, generator labels).",
     )
 
     @model_validator(mode="after")
@@ -304,6 +305,9 @@ def build_material_nodes(material: Any, texture_type: str | None, mapping: str =
         if mapping == "box":
             texture.projection = "BOX"  # no UVs needed: project from the object's own axes
             texture.projection_blend = 0.2
+            # the object's center maps to the image's center, so every face of a box-like object shows
+            # the image centered on the face (not its corner)
+            mapping_node.inputs["Location"].default_value = (0.5, 0.5, 0.5)
         links.new(mapping_node.outputs["Vector"], texture.inputs["Vector"])
         tint = nodes.new("ShaderNodeMix")  # image x texture.color: the surface color and the glow
         tint.name = "tint"
