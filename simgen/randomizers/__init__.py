@@ -14,6 +14,7 @@ from simgen.randomizers.distractors import DistractorsRandomizer
 from simgen.randomizers.fog import FogRandomizer
 from simgen.randomizers.lighting import LightingRandomizer
 from simgen.randomizers.materials import MaterialsRandomizer
+from simgen.randomizers.motion import MotionRandomizer
 from simgen.randomizers.physics import PhysicsRandomizer
 from simgen.randomizers.pose import PoseRandomizer
 from simgen.randomizers.postfx import PostFxRandomizer
@@ -31,6 +32,7 @@ REGISTRY: dict[str, Randomizer] = {
         PostFxRandomizer(),
         PhysicsRandomizer(),
         FogRandomizer(),
+        MotionRandomizer(),
     )
 }
 
