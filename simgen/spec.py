@@ -147,6 +147,13 @@ class TextureSpec:
 
 
 @dataclass
+class DecalSpec:
+    image: str
+    face: str
+    size: float
+
+
+@dataclass
 class MaterialSpec:
     base_color: Vec3
     roughness: float
@@ -154,6 +161,7 @@ class MaterialSpec:
     emission: float
     texture: TextureSpec | None = None
     transmission: float = 0.0
+    decal: DecalSpec | None = None
 
     @classmethod
     def plain(cls, color: Vec3) -> MaterialSpec:
@@ -224,6 +232,8 @@ class FrameSpec:
             for material in [obj["material"], *obj["extra_materials"]]:
                 if material and material.get("texture") and material["texture"].get("size") is None:
                     del material["texture"]["size"]
+                if material and "decal" in material and material["decal"] is None:
+                    del material["decal"]
         for name, part in self.parts.items():
             if part is not None:
                 to_dict = getattr(part, "to_dict", None)
@@ -247,6 +257,8 @@ def _relative_asset_paths(data: dict[str, Any], root: str) -> None:
         for material in [obj["material"], *obj["extra_materials"]]:
             if material and material.get("texture"):
                 material["texture"]["image"] = rel(material["texture"]["image"])
+            if material and material.get("decal"):
+                material["decal"]["image"] = rel(material["decal"]["image"])
         if obj["generator"] is not None:
             from simgen.generators import get_generator
 

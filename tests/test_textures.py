@@ -108,3 +108,65 @@ def test_box_mapping_centers_the_image_on_each_face(blender, tmp_path: Path, sha
     corner = result.rgb[ys.min() + inset_y, xs.min() + inset_x].astype(int)
     assert center[0] > center[1] + 60 and center[0] > center[2] + 60, center  # red
     assert corner.min() > 120 and corner.max() - corner.min() < 40, corner  # white-ish gray
+
+
+def _decal_scene(image: Path, face: str, camera: dict, base: list[float] | None = None):
+    return make_config(
+        render={"resolution": [64, 64], "samples": 8, "view_transform": "Standard", "max_bounces": 1},
+        camera={**camera, "look_at": [0, 0, 0], "fov": 18},
+        lights=[],
+        world={"color": [1, 1, 1], "strength": 1.0},
+        objects=[
+            {
+                "shape": "cube",
+                "category": "box",
+                "size": 1.0,
+                "material": {
+                    "base_color": base or [0.05, 0.05, 0.05],
+                    "roughness": 1.0,
+                    "decal": {"images": str(image), "face": face, "size": 0.8},
+                },
+            }
+        ],
+    )
+
+
+def _quadrants_seen(result) -> dict[str, np.ndarray]:
+    ys, xs = np.nonzero(result.instance_ids == 1)
+    y0, y1, x0, x1 = ys.min(), ys.max(), xs.min(), xs.max()
+    h, w = y1 - y0, x1 - x0
+    return {
+        "top_left": result.rgb[y0 + h // 4, x0 + w // 4],
+        "top_right": result.rgb[y0 + h // 4, x1 - w // 4],
+        "bottom_left": result.rgb[y1 - h // 4, x0 + w // 4],
+        "bottom_right": result.rgb[y1 - h // 4, x1 - w // 4],
+    }
+
+
+@pytest.mark.parametrize(
+    ("face", "camera"),
+    [
+        ("-y", {"location": [0, -4, 0]}),
+        ("+x", {"location": [4, 0, 0]}),
+        ("+z", {"location": [0, 0, 4], "up": [0, 1, 0]}),
+    ],
+)
+def test_a_decal_shows_upright_on_its_face_and_nowhere_else(
+    blender, tmp_path: Path, face: str, camera
+) -> None:
+    """material.decal on a cube: seen head-on, the face shows the image the right way up (quadrants in
+    place); the opposite face shows only the dark cube; labels are the cube's own."""
+    image = quadrant_image(tmp_path / "quadrants.png")
+    backend = blender.BlenderBackend(_decal_scene(image, face, camera).render)
+    result = backend.render(sample_frame(_decal_scene(image, face, camera), 0))
+    for name, rgb in _quadrants_seen(result).items():
+        assert np.corrcoef(rgb.astype(float), np.array(QUADRANTS[name], float))[0, 1] > 0.9, (face, name, rgb)
+    behind = {**camera, "location": [-c for c in camera["location"]]}
+    other = backend.render(sample_frame(_decal_scene(image, face, behind), 0))
+    plain = _decal_scene(image, face, behind)
+    plain.objects[0].material.decal = None
+    bare = backend.render(sample_frame(plain, 0))
+    inside = other.instance_ids == 1
+    assert inside.sum() > 200
+    assert np.abs(other.rgb.astype(int) - bare.rgb.astype(int))[inside].mean() < 2  # no decal on that side
+    assert np.array_equal(result.instance_ids > 0, result.instance_ids == 1)

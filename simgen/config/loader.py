@@ -112,6 +112,8 @@ def resolve_asset_paths(config: SceneConfig, base_dir: Path, source: str | Path)
                 material.texture.images = resolve(
                     material.texture.images, f"{where}.texture.images", "images"
                 )
+            if material.decal is not None:
+                material.decal.images = resolve(material.decal.images, f"{where}.decal.images", "images")
 
     for i, obj in enumerate(config.objects):
         obj.mesh = resolve(obj.mesh, f"objects[{i}].mesh", "mesh")

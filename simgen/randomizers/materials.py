@@ -34,7 +34,7 @@ from simgen.config.distributions import (
 from simgen.config.files import first_image
 from simgen.randomizers.base import FrameDraw, Randomizer, revalidate
 from simgen.randomizers.world import choose_file
-from simgen.spec import MaterialSpec, TextureSpec
+from simgen.spec import DecalSpec, MaterialSpec, TextureSpec
 
 if TYPE_CHECKING:
     from simgen.config.schema import SceneConfig
@@ -86,6 +86,22 @@ PATTERN_COLOR = (0.1, 0.1, 0.1)
 IMAGE_TINT = (1.0, 1.0, 1.0)
 
 
+DECAL_FACES = ("+x", "-x", "+y", "-y", "+z", "-z")
+
+
+class Decal(StrictModel):
+    """An image painted on one face of the object's bounding box (a logo, a label, a warning sign).
+
+    It sits centered on the face, upright when the face is seen from outside (side faces: image up =
+    +z; the top and bottom: image up = +y), square in the object's own (unscaled) coordinates and
+    ``size`` of the face; the image's alpha lets the surface show through. Paint only: labels and masks
+    are the object's own."""
+
+    images: str = Field(description="An image file, or a folder to choose one from per instance.")
+    face: literal_choice(*DECAL_FACES) = Field("-y", description="Which face: +x, -x, +y, -y, +z or -z.")  # type: ignore[valid-type]
+    size: ranged(FloatValue, 0, 1, open_low=True) = Field(0.5, description="Side as a fraction of the face.")
+
+
 class Material(StrictModel):
     """Principled BSDF parameters; ``emission`` > 0 makes the surface glow in its own color (the base
     color, or the texture's result: see Texture)."""
@@ -100,6 +116,7 @@ class Material(StrictModel):
         0.0, description="0 opaque .. 1 glass-like (translucent dice, bottles)."
     )
     texture: Texture | None = None
+    decal: Decal | None = Field(None, description="An image on one face of the object (paint only).")
 
 
 MaterialValue = Annotated[
@@ -130,6 +147,15 @@ def sample_material(material: Material | Choice[Material], s: Any, p: str) -> Ma
         emission=s.float(f"{p}.emission", material.emission),
         texture=_sample_texture(material.texture, s, f"{p}.texture"),
         transmission=s.float(f"{p}.transmission", material.transmission),
+        decal=None if material.decal is None else _sample_decal(material.decal, s, f"{p}.decal"),
+    )
+
+
+def _sample_decal(d: Decal, s: Any, p: str) -> DecalSpec:
+    return DecalSpec(
+        image=choose_file(s, f"{p}.images", d.images) or d.images,
+        face=str(s.value(f"{p}.face", d.face)),
+        size=s.float(f"{p}.size", d.size),
     )
 
 
@@ -156,6 +182,9 @@ def frozen_material(value: Material | Choice[Material]) -> Material:
     if material.texture is not None and material.texture.images:
         texture = material.texture.model_copy(update={"images": first_image(material.texture.images)})
         material = material.model_copy(update={"texture": texture})
+    if material.decal is not None:
+        decal = material.decal.model_copy(update={"images": first_image(material.decal.images)})
+        material = material.model_copy(update={"decal": decal})
     return material
 
 
@@ -231,10 +260,21 @@ class BlenderMaterials:
         """Make ``material`` match ``spec``; ``object_scale`` (the object's scale in Blender) turns a
         world-space ``texture.size`` into the mapping's scale."""
         graph = (spec.texture.type, spec.texture.mapping) if spec.texture else None
-        if self.built.get(key, _UNBUILT) != graph:
+        decal_face = spec.decal.face if spec.decal else None
+        if self.built.get(key, _UNBUILT) != (graph, decal_face):
             build_material_nodes(material, *(graph or (None, "box")))
-            self.built[key] = graph
+            if decal_face:
+                add_decal_nodes(material, decal_face)
+            self.built[key] = (graph, decal_face)
         self._set(material, spec)
+        if spec.decal:
+            nodes = material.node_tree.nodes
+            nodes["decal"].image = self.ctx.load_image(spec.decal.image)
+            nodes["decal_scale"].outputs[0].default_value = 1.0 / spec.decal.size
+            for socket_name in ("Base Color", "Emission Color"):  # a plain surface: its color is the mix's A
+                mix = nodes[f"decal_over {socket_name}"]
+                if not mix.inputs["A"].links:
+                    mix.inputs["A"].default_value = (*spec.base_color, 1.0)
         tex = spec.texture
         if tex is not None and tex.size:
             # object coordinates are the unscaled mesh's: scaling them by scale / size makes one unit of
@@ -277,6 +317,68 @@ class BlenderMaterials:
         if "Distortion" in texture.inputs:
             texture.inputs["Distortion"].default_value = tex.distortion
         nodes["bump"].inputs["Strength"].default_value = tex.bump
+
+
+# face → (object axis index, sign, u from (axis, flip), v from (axis, flip)) in Generated coordinates
+_DECAL_AXES = {
+    "-y": (1, -1, (0, False), (2, False)),
+    "+y": (1, 1, (0, True), (2, False)),
+    "+x": (0, 1, (1, False), (2, False)),
+    "-x": (0, -1, (1, True), (2, False)),
+    "+z": (2, 1, (0, False), (1, False)),
+    "-z": (2, -1, (0, False), (1, True)),
+}
+
+
+def add_decal_nodes(material: Any, face: str) -> None:
+    """Mix an image over the surface color on one face of the object's bounding box.
+
+    Generated coordinates run 0..1 across the bounding box on each axis, so the decal is centered on the
+    face whatever the mesh; the face is where the object-space normal points along the face's axis."""
+    nodes, links = material.node_tree.nodes, material.node_tree.links
+    bsdf = nodes["bsdf"]
+    axis, sign, (u_axis, u_flip), (v_axis, v_flip) = _DECAL_AXES[face]
+    coords = nodes.new("ShaderNodeTexCoord")
+    split, normal = nodes.new("ShaderNodeSeparateXYZ"), nodes.new("ShaderNodeSeparateXYZ")
+    links.new(coords.outputs["Generated"], split.inputs["Vector"])
+    links.new(coords.outputs["Normal"], normal.inputs["Vector"])
+    scale = nodes.new("ShaderNodeValue")  # 1 / decal size, set per frame
+    scale.name = "decal_scale"
+
+    def math(op: str, a: Any, b: Any) -> Any:
+        node = nodes.new("ShaderNodeMath")
+        node.operation = op
+        for socket, value in zip(node.inputs[:2], (a, b), strict=True):
+            if isinstance(value, int | float):
+                socket.default_value = value
+            else:
+                links.new(value, socket)
+        return node.outputs[0]
+
+    def centered(axis_index: int, flip: bool) -> Any:
+        """(g - 0.5) / size + 0.5 of one Generated axis (mirrored where the face is seen from behind)."""
+        g = math("SUBTRACT", 1.0, split.outputs[axis_index]) if flip else split.outputs[axis_index]
+        return math("ADD", math("MULTIPLY", math("SUBTRACT", g, 0.5), scale.outputs[0]), 0.5)
+
+    uv = nodes.new("ShaderNodeCombineXYZ")
+    links.new(centered(u_axis, u_flip), uv.inputs["X"])
+    links.new(centered(v_axis, v_flip), uv.inputs["Y"])
+    image = nodes.new("ShaderNodeTexImage")
+    image.name = "decal"
+    image.extension = "CLIP"  # transparent outside the decal's square
+    links.new(uv.outputs["Vector"], image.inputs["Vector"])
+    facing = math("GREATER_THAN", math("MULTIPLY", normal.outputs[axis], float(sign)), 0.5)
+    factor = math("MULTIPLY", facing, image.outputs["Alpha"])
+    for socket_name in ("Base Color", "Emission Color"):
+        target = bsdf.inputs[socket_name]
+        mix = nodes.new("ShaderNodeMix")
+        mix.data_type = "RGBA"
+        mix.name = f"decal_over {socket_name}"
+        links.new(factor, mix.inputs["Factor"])
+        if target.links:
+            links.new(target.links[0].from_socket, mix.inputs["A"])
+        links.new(image.outputs["Color"], mix.inputs["B"])
+        links.new(mix.outputs["Result"], target)
 
 
 def build_material_nodes(material: Any, texture_type: str | None, mapping: str = "box") -> None:
