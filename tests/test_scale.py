@@ -326,3 +326,50 @@ def test_large_datasets_get_the_split_form_by_default() -> None:
 
     assert Outputs().parts_size(100_000) == 0 and Outputs().parts_size(100_001) == 100_000
     assert Outputs(coco_parts=0).parts_size(10**6) == 0 and Outputs(coco_parts=500).parts_size(10) == 500
+
+
+def test_an_older_flat_folder_over_the_limit_resumes_and_merges_in_place(
+    template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder built before large datasets fanned out (flat names, more images than FLAT_LIMIT) keeps
+    its flat names: nothing is rendered again, the merge finds every image, new images are named flat."""
+    from simgen.build.frame import RenderedImage
+    from simgen.build.layout import folder_layout
+
+    n = 12
+    config = fake_build(template, tmp_path / "old", n, stop=n - 1)  # flat: 12 <= FLAT_LIMIT here
+    out = tmp_path / "old"
+    monkeypatch.setattr(layout_module, "FLAT_LIMIT", 8)  # now this count fans out
+    assert Layout(n).fanned and not folder_layout(out, n).fanned
+    recorder = Recorder()
+    build_dataset(config, out, runner=recorder, progress=False, merge=False)
+    assert recorder.pending == [n - 1]  # the 11 done images stay done
+
+    def render_the_last(config, pending, on_rendered) -> None:
+        source = json.loads((template / "records" / "000000.json").read_text())
+        fanned = Layout(n)
+        files = {
+            fanned.file(k, n - 1, v.rsplit(".", 1)[1]): (template / v).read_bytes()
+            for k, v in source["extra_files"].items()
+        }
+        files[fanned.file("images", n - 1, "png")] = (template / source["file_name"]).read_bytes()
+        record = json.loads(json.dumps(source))
+        record.pop("files"), record.pop("provenance")
+        from simgen.labels import ImageRecord
+
+        image = ImageRecord.from_dict(
+            {
+                **record,
+                "index": n - 1,
+                "file_name": fanned.file("images", n - 1, "png"),
+                "extra_files": {
+                    k: fanned.file(k, n - 1, v.rsplit(".", 1)[1]) for k, v in source["extra_files"].items()
+                },
+            }
+        )
+        on_rendered(RenderedImage(image, files, {}))
+
+    summary = build_dataset(config, out, runner=render_the_last, progress=False)
+    assert summary.rendered == 1 and summary.coco_path is not None
+    assert (out / "images" / "000011.png").is_file() and not (out / "images" / "000").exists()
+    assert [im["file_name"] for im in read_coco(out).data["images"]][-1] == "images/000011.png"

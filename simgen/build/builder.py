@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from simgen.build.frame import Done, RenderedImage, commit_image
-from simgen.build.layout import Layout
+from simgen.build.layout import Layout, folder_layout
 from simgen.build.local import Runner, local_runner
 from simgen.build.merge import merge_dataset, missing_indices
 from simgen.build.output import check_output_dir, output_folder
@@ -99,7 +99,7 @@ def build_dataset(
     outside = [i for i in wanted if not 0 <= i < total] if indices is not None else []
     if outside:
         raise SimgenError(f"image indices {outside[:5]} are outside 0..{total - 1}")
-    layout = Layout(total)
+    layout = folder_layout(out_dir, total)
     level: Level = "hash" if verify else "size"
     with output_folder(config, out_dir) as digest:
         done = scan_done(out_dir, layout, wanted, level)
@@ -107,7 +107,14 @@ def build_dataset(
         remove_stale_temps(out_dir, layout, pending)
         start = time.perf_counter()
         results = _render_pending(
-            config, out_dir, digest, pending, progress, runner or local_runner(workers, threads), after_commit
+            config,
+            out_dir,
+            digest,
+            pending,
+            progress,
+            runner or local_runner(workers, threads),
+            after_commit,
+            layout,
         )
     summary = BuildSummary(
         out_dir=out_dir,
@@ -138,11 +145,12 @@ def _render_pending(
     progress: bool,
     runner: Runner,
     after_commit: Callable[[RenderedImage], None] | None = None,
+    layout: Layout | None = None,
 ) -> list[Done]:
     """Hand the pending images to the runner and write each one it renders, with a progress bar."""
     from tqdm import tqdm
 
-    layout = Layout(config.scene.num_images)
+    layout = layout or Layout(config.scene.num_images)
     if not pending:
         return []
     results: list[Done] = []

@@ -103,6 +103,26 @@ def resampled(result: RenderResult, size: tuple[int, int]) -> RenderResult:
     )
 
 
+def _in_layout(rendered: RenderedImage, layout: Layout) -> RenderedImage:
+    """The image with the folder's file names: a worker names files by the count alone, and an older
+    folder of more than FLAT_LIMIT images keeps its flat names."""
+    index = rendered.record.index
+    drawn = Layout(layout.num_images)
+    old, new = drawn.stem(index), layout.stem(index)
+    if old == new:
+        return rendered
+
+    def rename(name: str) -> str:
+        return name.replace(old, new, 1)
+
+    record = replace(
+        rendered.record,
+        file_name=rename(rendered.record.file_name),
+        extra_files={k: rename(v) for k, v in rendered.record.extra_files.items()},
+    )
+    return RenderedImage(record, {rename(k): v for k, v in rendered.files.items()}, rendered.provenance)
+
+
 def commit_image(out_dir: Path, rendered: RenderedImage, config_digest: str, layout: Layout) -> Done:
     """Write the files atomically, then the record: a record on disk means every file it lists is whole.
 
@@ -110,6 +130,7 @@ def commit_image(out_dir: Path, rendered: RenderedImage, config_digest: str, lay
     and names the config it was rendered from (``provenance.config_hash``), so the folder's identity
     survives the loss of config.hash. Returns what the build reports for the image."""
     t0 = time.perf_counter()
+    rendered = _in_layout(rendered, layout)
     for name, data in rendered.files.items():
         write_bytes_atomic(out_dir / name, data)
     record = rendered.record

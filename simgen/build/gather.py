@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from simgen.build.layout import Layout, recorded_indices
+from simgen.build.layout import Layout, folder_layout, recorded_indices
 from simgen.build.output import load_dataset_config
 from simgen.build.records import read_record, scan_done
 from simgen.config.schema import SceneConfig
@@ -42,7 +42,7 @@ def gather_shards(out_dir: Path, shard_dirs: Sequence[Path]) -> GatherReport:
         if not (out_dir / "config.hash").is_file():
             link_or_copy_atomic(shard_dir / "config.yaml", out_dir / "config.yaml")
             write_bytes_atomic(out_dir / "config.hash", (digest + "\n").encode())
-        layout = Layout(config.scene.num_images)
+        layout = folder_layout(shard_dir, config.scene.num_images)
         theirs = {i for i in recorded_indices(shard_dir) if i < config.scene.num_images}
         ours = scan_done(out_dir, layout, theirs)
         report.already += len(ours)
@@ -87,7 +87,7 @@ def _copy_image(src: Path, dst: Path, index: int, layout: Layout) -> bool:
 def describe_missing(config: SceneConfig, out_dir: Path) -> str:
     """Which images block a merge, as index ranges (so a farm user sees which shards to run again)."""
     total = config.scene.num_images
-    found = scan_done(out_dir, Layout(total), range(total))
+    found = scan_done(out_dir, folder_layout(out_dir, total), range(total))
     missing = [i for i in range(total) if i not in found]
     return f"{len(missing)} of {total} image(s) are missing or broken (indices {_ranges(missing)})"
 

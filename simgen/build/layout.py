@@ -33,13 +33,15 @@ BUCKET = 1_000
 
 @dataclass(frozen=True)
 class Layout:
-    """File names of a dataset of ``num_images`` images (a pure function of the count)."""
+    """File names of a dataset of ``num_images`` images (a pure function of the count, unless a folder
+    built before fanning out existed says otherwise: see ``folder_layout``)."""
 
     num_images: int
+    flat: bool = False  # keep the flat layout whatever the count (an older folder of > FLAT_LIMIT images)
 
     @property
     def fanned(self) -> bool:
-        return self.num_images > FLAT_LIMIT
+        return self.num_images > FLAT_LIMIT and not self.flat
 
     @property
     def width(self) -> int:
@@ -58,6 +60,15 @@ class Layout:
 
     def record(self, out_dir: Path, index: int) -> Path:
         return out_dir / "records" / f"{self.stem(index)}.json"
+
+
+def folder_layout(out_dir: Path, num_images: int) -> Layout:
+    """The layout of ``out_dir``: a folder whose records are flat (written before datasets fanned out)
+    keeps its flat names, so an older large build resumes and merges where it is instead of starting over."""
+    layout = Layout(num_images)
+    if layout.fanned and any(True for _ in _record_names(out_dir / "records", nested=False)):
+        return Layout(num_images, flat=True)
+    return layout
 
 
 def frame_stem(index: int) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from simgen import __version__
-from simgen.build.layout import Layout, recorded_indices
+from simgen.build.layout import folder_layout, recorded_indices
 from simgen.build.records import IncompleteDataset, Level, RecordStream
 from simgen.config.loader import config_hash, portable_config
 from simgen.config.schema import SceneConfig
@@ -50,7 +50,7 @@ def merge_dataset(
     """
     out_dir = Path(out_dir)
     total = config.scene.num_images
-    layout = Layout(total)
+    layout = folder_layout(out_dir, total)
     if missing_indices(config, out_dir):  # cheapest check first: most finishing shards stop here
         return None
     # each record is checked (at the default level) as it is streamed; a broken one aborts the merge
@@ -149,5 +149,5 @@ def streamed_labels(out_dir: Path) -> LabelSet | None:
     if missing_indices(config, out_dir):
         return None
     info = {"scene": config.scene.name, "seed": config.scene.seed, "config_hash": digest}
-    records = RecordStream(out_dir, Layout(config.scene.num_images))
+    records = RecordStream(out_dir, folder_layout(out_dir, config.scene.num_images))
     return LabelSet(records, config_categories(config), out_dir, info, source=out_dir / "annotations.json")
