@@ -115,14 +115,21 @@ def image_metrics(rgb: np.ndarray) -> dict[str, float]:
     }
 
 
-def object_metrics(hsv: np.ndarray, box: list[float]) -> dict[str, float] | None:
-    """Color and size of one object from its box (x, y, w, h) in the working image; None when empty."""
+def center_region(hsv: np.ndarray, box: list[float]) -> np.ndarray:
+    """The pixels (N x 3) of the central ``CENTER_FRACTION`` of a box (x, y, w, h); at least one pixel
+    inside the image, none when the box lies outside it."""
     x, y, w, h = box
     cx, cy = x + w / 2, y + h / 2
     half_w, half_h = max(w * CENTER_FRACTION / 2, 0.5), max(h * CENTER_FRACTION / 2, 0.5)
     x0, x1 = round(cx - half_w), round(cx + half_w)
     y0, y1 = round(cy - half_h), round(cy + half_h)
-    region = hsv[max(y0, 0) : max(y1, y0 + 1), max(x0, 0) : max(x1, x0 + 1)].reshape(-1, 3)
+    return hsv[max(y0, 0) : max(y1, y0 + 1), max(x0, 0) : max(x1, x0 + 1)].reshape(-1, 3)
+
+
+def object_metrics(hsv: np.ndarray, box: list[float]) -> dict[str, float] | None:
+    """Color and size of one object from its box (x, y, w, h) in the working image; None when empty."""
+    w, h = box[2], box[3]
+    region = center_region(hsv, box)
     if region.size == 0:
         return None
     return {
@@ -141,68 +148,62 @@ def _read_resized(coco_set: CocoSet, image: dict[str, Any], size: int) -> tuple[
     return rgb, scale
 
 
-def set_values(coco_set: CocoSet, size: int = 448, max_images: int | None = None) -> dict[str, list[float]]:
-    """Every metric's per-image or per-object values over (the first ``max_images`` of) a set."""
-    values: dict[str, list[float]] = {m: [] for m in METRICS}
-    images = coco_set.images if max_images is None else coco_set.images[:max_images]
-    for image in images:
-        rgb, scale = _read_resized(coco_set, image, size)
-        for key, value in image_metrics(rgb).items():
-            values[key].append(value)
-        anns = [a for a in coco_set.annotations.get(image["id"], []) if not a.get("iscrowd", 0)]
-        values["objects_per_image"].append(float(len(anns)))
-        hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-        for ann in anns:
-            obj = object_metrics(hsv, [float(v) * scale for v in ann["bbox"]])
-            for key, value in (obj or {}).items():
-                values[key].append(value)
-    return values
-
-
-def category_values(
+def collect_values(
     coco_set: CocoSet, size: int = 448, max_images: int | None = None
-) -> dict[str, dict[str, list[float]]]:
-    """Per category name: each of ``CATEGORY_METRICS``' values over (the first ``max_images`` of) a set."""
-    out: dict[str, dict[str, list[float]]] = {
+) -> tuple[dict[str, list[float]], dict[str, dict[str, list[float]]]]:
+    """Every metric's per-image or per-object values, and per category name every ``CATEGORY_METRICS``
+    value, over (the first ``max_images`` of) a set; each image is read and resized once."""
+    values: dict[str, list[float]] = {m: [] for m in METRICS}
+    per_category: dict[str, dict[str, list[float]]] = {
         n: {m: [] for m in CATEGORY_METRICS} for n in coco_set.categories.values()
     }
     images = coco_set.images if max_images is None else coco_set.images[:max_images]
     for image in images:
         rgb, scale = _read_resized(coco_set, image, size)
-        hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV_FULL)  # hue 0-255 for the full circle
-        height, width = rgb.shape[:2]
-        counts = dict.fromkeys(out, 0)
-        for ann in coco_set.annotations.get(image["id"], []):
-            name = coco_set.categories.get(ann["category_id"])
-            if name is None or ann.get("iscrowd", 0):
-                continue
-            counts[name] += 1
-            box = [float(v) * scale for v in ann["bbox"]]
-            values = out[name]
-            color = _center_color(hsv, box)
-            if color is not None:
-                values["object_hue"].append(color[0])
-                values["object_saturation"].append(color[1])
-                values["object_value"].append(color[2])
-            x, y, w, h = box
-            values["object_size"].append(float(np.sqrt(max(w * h, 0.0))))
-            values["object_aspect"].append(w / h if h > 0 else 0.0)
-            touches = x <= 1 or y <= 1 or x + w >= width - 1 or y + h >= height - 1
-            values["touches_border"].append(1.0 if touches else 0.0)
-        for name, count in counts.items():
-            out[name]["per_image"].append(float(count))
-    return out
+        anns = [a for a in coco_set.annotations.get(image["id"], []) if not a.get("iscrowd", 0)]
+        boxes = [[float(v) * scale for v in a["bbox"]] for a in anns]
+        _add_image_values(values, rgb, boxes)
+        names = [coco_set.categories.get(a["category_id"]) for a in anns]
+        _add_category_values(per_category, rgb, [(n, b) for n, b in zip(names, boxes, strict=True) if n])
+    return values, per_category
+
+
+def _add_image_values(values: dict[str, list[float]], rgb: np.ndarray, boxes: list[list[float]]) -> None:
+    for key, value in image_metrics(rgb).items():
+        values[key].append(value)
+    values["objects_per_image"].append(float(len(boxes)))
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    for box in boxes:
+        for key, value in (object_metrics(hsv, box) or {}).items():
+            values[key].append(value)
+
+
+def _add_category_values(
+    out: dict[str, dict[str, list[float]]], rgb: np.ndarray, named_boxes: list[tuple[str, list[float]]]
+) -> None:
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV_FULL)  # hue 0-255 for the full circle
+    height, width = rgb.shape[:2]
+    counts = dict.fromkeys(out, 0)
+    for name, box in named_boxes:
+        counts[name] += 1
+        values = out[name]
+        color = _center_color(hsv, box)
+        if color is not None:
+            values["object_hue"].append(color[0])
+            values["object_saturation"].append(color[1])
+            values["object_value"].append(color[2])
+        x, y, w, h = box
+        values["object_size"].append(float(np.sqrt(max(w * h, 0.0))))
+        values["object_aspect"].append(w / h if h > 0 else 0.0)
+        touches = x <= 1 or y <= 1 or x + w >= width - 1 or y + h >= height - 1
+        values["touches_border"].append(1.0 if touches else 0.0)
+    for name, count in counts.items():
+        out[name]["per_image"].append(float(count))
 
 
 def _center_color(hsv: np.ndarray, box: list[float]) -> tuple[float, float, float] | None:
     """Circular-mean hue (degrees), median saturation and value of the box center."""
-    x, y, w, h = box
-    cx, cy = x + w / 2, y + h / 2
-    half_w, half_h = max(w * CENTER_FRACTION / 2, 0.5), max(h * CENTER_FRACTION / 2, 0.5)
-    region = hsv[
-        max(round(cy - half_h), 0) : max(round(cy + half_h), round(cy - half_h) + 1),
-        max(round(cx - half_w), 0) : max(round(cx + half_w), round(cx - half_w) + 1),
-    ].reshape(-1, 3)
+    region = center_region(hsv, box)
     if region.size == 0:
         return None
     angles = region[:, 0].astype(float) * (2 * np.pi / 256)
@@ -303,11 +304,12 @@ def compare_coco_sets(
     if size < 16:
         raise SimgenError(f"--size {size}: must be at least 16 pixels")
     sets = [first, second]
-    values = [set_values(s, size, max_images) for s in sets]
+    collected = [collect_values(s, size, max_images) for s in sets]
+    values = [v for v, _ in collected]
     summaries = [summarize(v) for v in values]
     gaps = find_gaps(values[0], values[1])
     return {
-        "per_category": _per_category(first, second, size, max_images),
+        "per_category": _per_category(first.name, second.name, collected[0][1], collected[1][1]),
         "size": size,
         "sets": [
             {"name": s.name, "json": str(s.json_path), "images": len(s.images), "summary": summary}
@@ -326,9 +328,13 @@ def compare_coco_sets(
     }
 
 
-def _per_category(first: CocoSet, second: CocoSet, size: int, max_images: int | None) -> dict[str, Any]:
+def _per_category(
+    first: str,
+    second: str,
+    ours: dict[str, dict[str, list[float]]],
+    theirs: dict[str, dict[str, list[float]]],
+) -> dict[str, Any]:
     """Every category both sets have (matched by name): both summaries and the gaps."""
-    ours, theirs = category_values(first, size, max_images), category_values(second, size, max_images)
     out: dict[str, Any] = {}
     for name in [n for n in ours if n in theirs]:
         gaps = category_gaps(ours[name], theirs[name])
@@ -339,7 +345,7 @@ def _per_category(first: CocoSet, second: CocoSet, size: int, max_images: int | 
             ],
         }
     for name in [n for n in ours if n not in theirs] + [n for n in theirs if n not in ours]:
-        out[name] = {"only_in": first.name if name in ours else second.name}
+        out[name] = {"only_in": first if name in ours else second}
     return out
 
 

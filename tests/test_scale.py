@@ -224,11 +224,17 @@ def _export(dataset: Path, fmt: str, out: Path, *extra: str) -> subprocess.Compl
     return subprocess.run([*cli, *extra], capture_output=True, text=True, timeout=300)
 
 
+def _merged_fake_build(template: Path, tmp_path: Path, n: int = 10) -> Path:
+    """A finished fake build of ``n`` images (merged), to export from."""
+    out = tmp_path / "ds"
+    fake_build(template, out, n)
+    merge_dataset(load_config(out / "config.yaml"), out)
+    return out
+
+
 def test_webdataset_export_round_trips_through_webdataset(template: Path, tmp_path: Path) -> None:
     wds = pytest.importorskip("webdataset")
-    out = tmp_path / "ds"
-    fake_build(template, out, 10)
-    merge_dataset(load_config(out / "config.yaml"), out)
+    out = _merged_fake_build(template, tmp_path)
     run = _export(out, "webdataset", tmp_path / "wds", "--shard-size", "4")
     assert run.returncode == 0, run.stderr
     shards = sorted((tmp_path / "wds").glob("shard-*.tar"))
@@ -248,9 +254,7 @@ def test_webdataset_export_round_trips_through_webdataset(template: Path, tmp_pa
 
 def test_parquet_export_round_trips_through_pyarrow(template: Path, tmp_path: Path) -> None:
     pq = pytest.importorskip("pyarrow.parquet")
-    out = tmp_path / "ds"
-    fake_build(template, out, 10)
-    merge_dataset(load_config(out / "config.yaml"), out)
+    out = _merged_fake_build(template, tmp_path)
     run = _export(out, "parquet", tmp_path / "pq", "--shard-size", "6")
     assert run.returncode == 0, run.stderr
     files = sorted((tmp_path / "pq").glob("*.parquet"))

@@ -30,6 +30,19 @@ def quadrant_image(path: Path) -> Path:
     return path
 
 
+def quadrant_samples(rgb: np.ndarray, region: np.ndarray) -> dict[str, np.ndarray]:
+    """The pixel at the middle of each quarter of ``region``'s bounding box, by quadrant name."""
+    ys, xs = np.nonzero(region)
+    y0, y1, x0, x1 = ys.min(), ys.max(), xs.min(), xs.max()
+    h, w = y1 - y0, x1 - x0
+    return {
+        "top_left": rgb[y0 + h // 4, x0 + w // 4],
+        "top_right": rgb[y0 + h // 4, x1 - w // 4],
+        "bottom_left": rgb[y1 - h // 4, x0 + w // 4],
+        "bottom_right": rgb[y1 - h // 4, x1 - w // 4],
+    }
+
+
 def test_uv_mapped_image_keeps_its_orientation_on_a_plane(blender, tmp_path: Path) -> None:
     """A plane seen from above (image up = world +y) shows the image the right way up: its UV map puts
     the file's top-left corner at the plane's -x/+y corner."""
@@ -52,15 +65,7 @@ def test_uv_mapped_image_keeps_its_orientation_on_a_plane(blender, tmp_path: Pat
         ],
     )
     result = blender.BlenderBackend(config.render).render(sample_frame(config, 0))
-    ys, xs = np.nonzero(result.instance_ids == 1)
-    y0, y1, x0, x1 = ys.min(), ys.max(), xs.min(), xs.max()
-    h, w = y1 - y0, x1 - x0
-    seen = {
-        "top_left": result.rgb[y0 + h // 4, x0 + w // 4],
-        "top_right": result.rgb[y0 + h // 4, x1 - w // 4],
-        "bottom_left": result.rgb[y1 - h // 4, x0 + w // 4],
-        "bottom_right": result.rgb[y1 - h // 4, x1 - w // 4],
-    }
+    seen = quadrant_samples(result.rgb, result.instance_ids == 1)
     for name, rgb in seen.items():
         expected = np.array(QUADRANTS[name], float)
         assert np.argmax(rgb) == np.argmax(expected) or name == "bottom_right", (name, rgb)
@@ -131,18 +136,6 @@ def _decal_scene(image: Path, face: str, camera: dict, base: list[float] | None 
     )
 
 
-def _quadrants_seen(result) -> dict[str, np.ndarray]:
-    ys, xs = np.nonzero(result.instance_ids == 1)
-    y0, y1, x0, x1 = ys.min(), ys.max(), xs.min(), xs.max()
-    h, w = y1 - y0, x1 - x0
-    return {
-        "top_left": result.rgb[y0 + h // 4, x0 + w // 4],
-        "top_right": result.rgb[y0 + h // 4, x1 - w // 4],
-        "bottom_left": result.rgb[y1 - h // 4, x0 + w // 4],
-        "bottom_right": result.rgb[y1 - h // 4, x1 - w // 4],
-    }
-
-
 @pytest.mark.parametrize(
     ("face", "camera"),
     [
@@ -159,7 +152,7 @@ def test_a_decal_shows_upright_on_its_face_and_nowhere_else(
     image = quadrant_image(tmp_path / "quadrants.png")
     backend = blender.BlenderBackend(_decal_scene(image, face, camera).render)
     result = backend.render(sample_frame(_decal_scene(image, face, camera), 0))
-    for name, rgb in _quadrants_seen(result).items():
+    for name, rgb in quadrant_samples(result.rgb, result.instance_ids == 1).items():
         assert np.corrcoef(rgb.astype(float), np.array(QUADRANTS[name], float))[0, 1] > 0.9, (face, name, rgb)
     behind = {**camera, "location": [-c for c in camera["location"]]}
     other = backend.render(sample_frame(_decal_scene(image, face, behind), 0))

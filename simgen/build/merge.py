@@ -55,7 +55,7 @@ def merge_dataset(
         return None
     # each record is checked (at the default level) as it is streamed; a broken one aborts the merge
     digest = config_digest or config_hash(config)
-    info = {"scene": config.scene.name, "seed": config.scene.seed, "config_hash": digest}
+    info = dataset_info(config, digest)
     manifest = ManifestWriter(config, digest, device, out_dir)
     try:
         with manifest:
@@ -64,6 +64,11 @@ def merge_dataset(
     except IncompleteDataset:
         return None
     return coco_path
+
+
+def dataset_info(config: SceneConfig, digest: str) -> dict[str, Any]:
+    """The COCO ``info`` provenance of a build (the same for a merge and a streamed export)."""
+    return {"scene": config.scene.name, "seed": config.scene.seed, "config_hash": digest}
 
 
 class ManifestWriter:
@@ -148,6 +153,6 @@ def streamed_labels(out_dir: Path) -> LabelSet | None:
         return None
     if missing_indices(config, out_dir):
         return None
-    info = {"scene": config.scene.name, "seed": config.scene.seed, "config_hash": digest}
+    info = dataset_info(config, digest)
     records = RecordStream(out_dir, folder_layout(out_dir, config.scene.num_images))
     return LabelSet(records, config_categories(config), out_dir, info, source=out_dir / "annotations.json")

@@ -145,20 +145,26 @@ def build_remote(config: SceneConfig, url: str, indices: Sequence[int] | None = 
         summary.skipped = len(wanted) - len(pending)
         summary.missing = total - len(remote.recorded_indices())
         if summary.missing == 0:
-            summary.coco_path = merge_remote(config, url, digest)  # type: ignore[assignment]
+            summary.coco_path = _merge_listed(remote, config, digest)  # type: ignore[assignment]
     return summary
 
 
 def merge_remote(config: SceneConfig, url: str, digest: str | None = None) -> str | None:
     """Merge a dataset in object storage (all records listed); returns the annotations.json URL or None."""
+    remote = RemoteDataset(url)
+    with storage_errors(url):
+        if len(remote.recorded_indices()) < config.scene.num_images:
+            return None
+        return _merge_listed(remote, config, digest)
+
+
+def _merge_listed(remote: RemoteDataset, config: SceneConfig, digest: str | None) -> str | None:
+    """The merge of a dataset whose records are all listed (one listing of a million keys is enough)."""
     from simgen.build.merge import merge_dataset
     from simgen.build.output import prepare_output
     from simgen.writers.dataset import dataset_formats
 
-    remote = RemoteDataset(url)
-    with storage_errors(url), staging_folder() as staging:
-        if len(remote.recorded_indices()) < config.scene.num_images:
-            return None
+    with storage_errors(remote.url), staging_folder() as staging:
         prepare_output(config, staging)
         remote.download_records(staging)
         coco = merge_dataset(config, staging, config_digest=digest, level="record")
