@@ -110,6 +110,7 @@ def _audit_data(data: dict[str, Any], root: Path, report: AuditReport, check_fil
     ctx = _Context(categories, root, report, check_files, _label_policy(root))
     for image_id, image in images.items():
         _audit_image(image, by_image.get(image_id, []), ctx)
+    _check_tracks(data, images, root, report)
 
 
 def _check_records(root: Path, report: AuditReport) -> None:
@@ -189,10 +190,13 @@ def _audit_image(image: dict[str, Any], anns: list[dict[str, Any]], ctx: _Contex
         _check_amodal(ann, mask, height, width, where, report)
         _check_keypoints(ann, categories.get(ann.get("category_id"), {}), width, height, where, report)
         _check_pose(ann, where, report)
+        _check_box3d(ann, mask, height, width, where, report)
         if ann.get("ignore") and not ann.get("iscrowd"):
             report.add("ignore", where, "ignore=true must come with iscrowd=1")
     if instance_map is not None and ctx.policy is not None:
         _check_unlabelled(instance_map, set(instance_ids), ctx.policy, name, report)
+    if check_files:
+        _check_motion_maps(image, root, name, report)
 
 
 def _check_unlabelled(
@@ -345,3 +349,116 @@ def _check_pose(ann: dict[str, Any], where: str, report: AuditReport) -> None:
     rot = rot.reshape(3, 3)
     if not np.allclose(rot @ rot.T, np.eye(3), atol=1e-6) or np.linalg.det(rot) < 0:
         report.add("pose", where, "pose R is not a rotation matrix")
+
+
+HULL_TOLERANCE_PX = 1.5  # mask pixels may stick out of the projected box by rasterization
+
+
+def _check_box3d(
+    ann: dict[str, Any], mask: np.ndarray, height: int, width: int, where: str, report: AuditReport
+) -> None:
+    """The 8 projected corners of a 3D box must enclose the object's (amodal) mask."""
+    box = ann.get("box3d")
+    if box is None:
+        return
+    corners = np.asarray(box.get("corners", []), dtype=np.float32)
+    depth = np.asarray(box.get("corners_depth", []), dtype=float)
+    if corners.size != 16 or depth.size != 8 or len(box.get("size", [])) != 3:
+        report.add("box3d", where, "box3d needs 8 corners (16 values), 8 corners_depth and a size")
+        return
+    if (depth <= 0).any():
+        return  # a box reaching behind the camera has no closed outline in the image
+    amodal = ann.get("amodal_segmentation")
+    full = _decode(amodal, height, width, "amodal_segmentation", where, report) if amodal else mask
+    if full is None or not full.any():
+        return
+    hull = cv2.convexHull(corners.reshape(8, 2))
+    ys, xs = np.nonzero(full)
+    outside = [
+        cv2.pointPolygonTest(hull, (float(x) + 0.5, float(y) + 0.5), True) < -HULL_TOLERANCE_PX
+        for x, y in zip(xs[:: max(1, len(xs) // 2000)], ys[:: max(1, len(ys) // 2000)], strict=True)
+    ]
+    if any(outside):
+        report.add("box3d", where, f"{sum(outside)} sampled mask px lie outside the projected 3D box")
+
+
+def _read_exr(path: Path) -> dict[str, np.ndarray] | None:
+    import OpenEXR
+
+    try:
+        with OpenEXR.File(str(path), separate_channels=True) as exr:
+            return {n: c.pixels for part in exr.parts for n, c in part.channels.items()}
+    except Exception:  # OpenEXR raises assorted errors on damaged files
+        return None
+
+
+def _check_motion_maps(image: dict[str, Any], root: Path, name: str, report: AuditReport) -> None:
+    """Flow and disparity are finite exactly where the depth map saw a surface."""
+    depth_file = image.get("depth_file")
+    if not depth_file or not (image.get("flow_file") or image.get("disparity_file")):
+        return
+    depth = (_read_exr(root / depth_file) or {}).get("Z")
+    if depth is None:
+        return
+    surface = depth > 0
+    for key, channels in (("flow_file", None), ("disparity_file", ("D",))):
+        rel = image.get(key)
+        if not rel:
+            continue
+        data = _read_exr(root / rel)
+        if data is None:
+            report.add("motion_maps", name, f"{key} {rel} is not a readable EXR")
+            continue
+        for channel in channels or sorted(data):
+            plane = data.get(channel)
+            if plane is None or plane.shape != depth.shape:
+                report.add("motion_maps", name, f"{rel}: channel {channel} missing or not image-sized")
+                continue
+            finite = np.isfinite(plane)
+            wrong = int((finite != surface).sum())
+            if wrong:
+                report.add(
+                    "motion_maps", name, f"{rel} {channel}: {wrong} px finite off-surface or NaN on it"
+                )
+
+
+def _check_tracks(
+    data: dict[str, Any], images: dict[int, dict[str, Any]], root: Path, report: AuditReport
+) -> None:
+    """Clips: one image per (video, frame), frames inside the video, and every track keeps its category
+    (unless the scene names a rule that derives it from the pose, e.g. die_face_up)."""
+    videos = {v.get("id"): v for v in data.get("videos", []) if isinstance(v, dict)}
+    seen: dict[tuple[Any, Any], Any] = {}
+    for image in images.values():
+        if "video_id" not in image:
+            continue
+        key = (image["video_id"], image.get("frame_id"))
+        if key in seen:
+            report.add(
+                "tracks", f"image {image['id']}", f"video {key[0]} frame {key[1]} is also image {seen[key]}"
+            )
+        seen[key] = image["id"]
+        length = videos.get(image["video_id"], {}).get("length")
+        frame = image.get("frame_id")
+        if length is not None and not (isinstance(frame, int) and 0 <= frame < length):
+            report.add("tracks", f"image {image['id']}", f"frame_id {frame} outside video of {length} frames")
+    if _has_category_rule(root):
+        return
+    category_of: dict[Any, Any] = {}
+    for ann in data["annotations"]:
+        track = ann.get("track_id")
+        if track is None:
+            continue
+        first = category_of.setdefault(track, ann.get("category_id"))
+        if first != ann.get("category_id"):
+            where = f"annotation {ann.get('id')} (image {ann.get('image_id')})"
+            report.add("tracks", where, f"track {track} changes category {first} -> {ann.get('category_id')}")
+
+
+def _has_category_rule(root: Path) -> bool:
+    try:
+        raw = yaml.safe_load((root / "config.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return False
+    objects = raw.get("objects") if isinstance(raw, dict) else None
+    return any(isinstance(o, dict) and o.get("category_rule") for o in objects or [])

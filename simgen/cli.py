@@ -112,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="fill: tinted and outlined (default); outline: outlines only, so the rendered colors stay "
         "exact inside the masks; none: boxes and names only",
     )
+    preview.add_argument(
+        "--clip",
+        type=int,
+        help="write clip K (sequence: scenes) as an animated GIF instead: each frame with masks, boxes and "
+        "track ids, forward flow and disparity (or depth) side by side",
+    )
+    preview.add_argument("--camera", help="with --clip: which rig camera (default: the first)")
     preview.set_defaults(func=cmd_preview)
 
     merge = sub.add_parser("merge", help="(re)write annotations.json + manifest.json from rendered records")
@@ -298,6 +305,13 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_preview(args: argparse.Namespace) -> int:
     from simgen.preview import contact_sheet
 
+    if args.clip is not None:
+        from simgen.clip_preview import clip_animation
+
+        print(clip_animation(args.dataset, args.out, args.clip, args.camera, args.tile_width))
+        return 0
+    if args.camera:
+        raise SimgenError("--camera goes with --clip (which clip to animate)")
     path = contact_sheet(args.dataset, args.out, args.max_images, args.tile_width, args.masks)
     print(path)
     return 0

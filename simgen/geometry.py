@@ -239,6 +239,8 @@ def silhouette(geometry: ObjectGeometry, camera: CameraSpec) -> Silhouette:
     that fits ``MAX_CANVAS`` image areas; otherwise the in-image part is rasterized at full resolution
     and the whole extent on a coarser canvas of that pixel budget.
     """
+    if camera.distortion is not None:
+        return _silhouette_through_lens(geometry, camera)
     width, height = camera.image_size
     uv, inv_z = projected_triangles(geometry, camera)
     mask = np.zeros((height, width), dtype=bool)
@@ -260,6 +262,27 @@ def silhouette(geometry: ObjectGeometry, camera: CameraSpec) -> Silhouette:
         inside = float(_inside_image(full, ext, width, height).sum()) / ext.scale**2
         total = float(full.sum()) / ext.scale**2
     return Silhouette(mask, depth, total, inside, _canvas_bbox(full, ext), ext.scale)
+
+
+def _silhouette_through_lens(geometry: ObjectGeometry, camera: CameraSpec) -> Silhouette:
+    """A distorted camera's silhouette: rasterized on the pinhole canvas the back-end renders, then
+    resampled through the lens like the render. Truncation is the share of the silhouette outside what
+    the lens sees (measured on the canvas); ``bbox`` is the in-image part's (nothing is defined beyond)."""
+    from simgen.lens import canvas, footprint, remap_grid, resample
+
+    render = canvas(camera)
+    sil = silhouette(geometry, render)
+    grid = remap_grid(camera, render)
+    mask = resample(sil.mask, grid, smooth=False)
+    depth = resample(sil.depth, grid, smooth=False)
+    inside = float((sil.mask & footprint(camera, render)).sum())
+    ys, xs = np.nonzero(mask)
+    bbox = (
+        [0, 0, 0, 0]
+        if not len(xs)
+        else [int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1]
+    )
+    return Silhouette(mask, depth, sil.full_area, min(inside, sil.full_area), bbox, sil.scale)
 
 
 def _extent_canvas(uv: np.ndarray, width: int, height: int) -> Canvas:
@@ -346,6 +369,29 @@ def object_pose(geometry: ObjectGeometry, camera: CameraSpec) -> dict[str, list[
     }
 
 
+def box_3d(geometry: ObjectGeometry, camera: CameraSpec) -> dict[str, list[float]]:
+    """The instance's oriented 3D box: its mesh's local bounding box placed by the model frame.
+
+    ``center`` (m) and ``R`` (box axes → camera, 9 row-major) are in OpenCV camera axes, ``size`` the
+    box's extents along its own axes (m), ``corners`` the 8 corners projected (x y pairs, pixels; corner
+    order as ``box_corners``: x slowest), ``corners_depth`` their camera depths (<= 0: behind the camera).
+    """
+    lo, hi = geometry.local_bounds()
+    rot, _, scale = decompose(geometry.model_to_world)
+    w2c = camera.world_to_opencv()
+    corners_world = transform_points(geometry.model_to_world, box_corners(lo, hi))
+    corners_cam = transform_points(w2c, corners_world)
+    center = transform_points(w2c, transform_points(geometry.model_to_world, (lo + hi) / 2))[0]
+    safe = np.where(corners_cam[:, 2:3] > 1e-12, corners_cam, np.array([0.0, 0.0, 1.0]))
+    return {
+        "center": [round(float(v), 9) for v in center],
+        "size": [round(float(v), 9) for v in (hi - lo) * np.abs(scale)],
+        "R": [round(float(v), 9) for v in (w2c[:3, :3] @ rot).ravel()],
+        "corners": [round(float(v), 3) for v in camera.project_camera(safe).ravel()],
+        "corners_depth": [round(float(v), 6) for v in corners_cam[:, 2]],
+    }
+
+
 def keypoints_camera(
     local_points: np.ndarray, geometry: ObjectGeometry, camera: CameraSpec
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -354,7 +400,7 @@ def keypoints_camera(
     cam = transform_points(camera.world_to_opencv(), world)
     z = cam[:, 2]
     safe = np.where(z[:, None] > 1e-12, cam, np.array([0.0, 0.0, 1.0]))
-    return project_camera_points(safe, camera.intrinsics()), z
+    return camera.project_camera(safe), z
 
 
 def depth_tolerance(z: np.ndarray | float, fx: float, relative: float) -> np.ndarray | float:

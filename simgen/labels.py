@@ -19,6 +19,7 @@ from pycocotools import mask as mask_utils
 from simgen.geometry import (
     ObjectGeometry,
     Silhouette,
+    box_3d,
     box_corners,
     depth_tolerance,
     keypoint_visibility,
@@ -57,6 +58,7 @@ class InstanceLabel:
     keypoints: list[float] | None = None
     num_keypoints: int = 0
     pose: dict[str, list[float]] | None = None  # {"R": 9 row-major, "t": 3 m, "scale": 3}
+    box3d: dict[str, list[float]] | None = None  # oriented 3D box in camera axes (geometry.box_3d)
 
 
 @dataclass
@@ -74,9 +76,20 @@ class ImageRecord:
     timings: dict[str, float] = field(default_factory=dict)
     camera: dict[str, Any] = field(default_factory=dict)  # {"K": 3x3, "world_to_camera": 4x4 OpenCV}
     label_stats: dict[str, int] = field(default_factory=dict)
+    sequence: dict[str, Any] | None = None  # clip, frame, time, frames, fps (sequence: scenes)
+    rig: dict[str, Any] | None = None  # camera, name, cameras: [{name, K, world_to_camera}] (rig: scenes)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The record as JSON-ready data; fields of features that are off are left out (no ``null``
+        fields in the records of scenes without clips, 3D boxes or rigs)."""
+        data = asdict(self)
+        for name in ("sequence", "rig"):
+            if data[name] is None:
+                del data[name]
+        for inst in data["instances"]:
+            if inst["box3d"] is None:
+                del inst["box3d"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ImageRecord:
@@ -173,6 +186,7 @@ def label_frame(
     geometry: dict[int, ObjectGeometry] | None = None,
     keypoints: dict[str, Any] | None = None,
     stats: dict[str, int] | None = None,
+    boxes_3d: bool = False,
 ) -> list[InstanceLabel]:
     """Every label of one rendered frame, in instance-id order, with the label policy applied.
 
@@ -206,6 +220,8 @@ def label_frame(
                 sil = silhouette(geo, spec.camera)
                 stats["amodal_disagreement_px"] += _add_amodal(label, visible, sil, depth, spec, policy)
             label.pose = object_pose(geo, spec.camera)
+            if boxes_3d:
+                label.box3d = box_3d(geo, spec.camera)
             entry = (keypoints or {}).get(obj.category or "")
             if entry:
                 _add_keypoints(label, _local_keypoints(entry, geo), geo, spec.camera, depth, policy)
@@ -286,7 +302,11 @@ def _below_threshold(label: InstanceLabel, policy: LabelPolicy) -> bool:
 
 def camera_record(camera: CameraSpec) -> dict[str, Any]:
     """Per-image camera: OpenCV intrinsics K and the world→camera transform (meters)."""
-    return {"K": camera.intrinsics().tolist(), "world_to_camera": camera.world_to_opencv().tolist()}
+    record = {"K": camera.intrinsics().tolist(), "world_to_camera": camera.world_to_opencv().tolist()}
+    if camera.distortion is not None:
+        lens = camera.distortion
+        record["distortion"] = {"model": lens.model, "coefficients": list(lens.coefficients)}
+    return record
 
 
 def camera_normals(normals_world: np.ndarray, camera: CameraSpec) -> np.ndarray:
@@ -302,16 +322,42 @@ def annotate(record: ImageRecord, result: Any, spec: FrameSpec, config: Any, bac
     and the labelling cost are recorded as ``timings["geometry"]`` and ``timings["labels"]``.
     """
     t0 = time.perf_counter()
-    needs_geometry = config.labels.amodal or bool(config.keypoints) or config.outputs.pose
+    needs_geometry = (
+        config.labels.amodal or bool(config.keypoints) or config.outputs.pose or config.outputs.boxes_3d
+    )
     geometry = None
     if needs_geometry and hasattr(backend, "object_geometry"):
         geometry = backend.object_geometry(spec)
     t1 = time.perf_counter()
     stats: dict[str, int] = {}
     record.instances = label_frame(
-        result.instance_ids, result.depth, spec, config.labels, geometry, config.keypoints, stats
+        result.instance_ids,
+        result.depth,
+        spec,
+        config.labels,
+        geometry,
+        config.keypoints,
+        stats,
+        boxes_3d=config.outputs.boxes_3d,
     )
     record.camera = camera_record(spec.camera)
+    sequence, rig = spec.part("sequence"), spec.part("rig")
+    if sequence is not None:
+        record.sequence = {
+            "clip": sequence.clip,
+            "frame": sequence.frame,
+            "time": round(sequence.time, 9),
+            "frames": sequence.frames,
+            "fps": sequence.fps,
+        }
+    if rig is not None:
+        views = [rig.view(j) for j in range(len(rig.cameras))]
+        record.rig = {
+            "camera": rig.camera,
+            "name": rig.names[rig.camera],
+            "stereo": rig.stereo,
+            "cameras": views,
+        }
     record.label_stats = stats
     record.timings["geometry"] = t1 - t0
     record.timings["labels"] = time.perf_counter() - t1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from simgen.clips import clip_position, image_index
 from simgen.config.schema import PoseVariant, SceneConfig, SceneObject
 from simgen.generators import RULES, get_generator
 from simgen.randomizers import REGISTRY
@@ -29,17 +30,19 @@ def sample_frame(
     """The concrete spec of image ``index`` (a pure function of config, seed, index and mesh bounds).
 
     With ``camera.min_objects_in_view`` the whole image is drawn again (attempt 1, 2, ...: other streams)
-    until enough labelled objects are in view; attempt 0 is the draw every other image gets."""
+    until enough labelled objects are in view; attempt 0 is the draw every other image gets. In a clip
+    the test is made on its first image, so every image of the clip keeps the same draw."""
     wanted = config.camera.min_objects_in_view or 0
     attempts = config.camera.view_attempts or DEFAULT_VIEW_ATTEMPTS
+    first = image_index(config, clip_position(config, index).clip, 0, 0)
     best = 0
     for attempt in range(attempts if wanted else 1):
-        spec = _draw(config, index, dataset_seed, mesh_bounds, attempt)
+        spec = _draw(config, first if wanted else index, dataset_seed, mesh_bounds, attempt)
         if not wanted:
             return spec
         seen = objects_in_view(spec)
         if seen >= wanted:
-            return spec
+            return spec if first == index else _draw(config, index, dataset_seed, mesh_bounds, attempt)
         best = max(best, seen)
     from simgen.errors import SimgenError
 
@@ -70,7 +73,8 @@ def _draw(
     config: SceneConfig, index: int, dataset_seed: int | None, mesh_bounds: MeshBounds | None, attempt: int
 ) -> FrameSpec:
     seed = config.scene.seed if dataset_seed is None else dataset_seed
-    draw = FrameDraw(config=config, streams=Sampler(seed, index, attempt), mesh_bounds=mesh_bounds)
+    clip = clip_position(config, index).clip
+    draw = FrameDraw(config, Sampler(seed, clip, attempt), mesh_bounds, index=index)
     draw.instances = object_instances(config, draw.streams)
     for randomizer in REGISTRY.values():
         randomizer.sample(draw)

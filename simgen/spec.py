@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from simgen.lens import Distortion
+
 Vec3 = tuple[float, float, float]
 Bounds = tuple[Vec3, Vec3]
 """(center, half extents) of a local axis-aligned bounding box."""
@@ -37,6 +39,7 @@ class CameraSpec:
     focus_distance: float | None = None
     up: Vec3 = (0.0, 0.0, 1.0)  # world direction that appears "up" in the image (before roll)
     output_resolution: tuple[int, int] | None = None  # render.output_size: the stored image's size
+    distortion: Distortion | None = None  # lens distortion (simgen.lens); None: a pinhole camera
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -65,12 +68,21 @@ class CameraSpec:
         return out
 
     def project(self, points_world: np.ndarray) -> np.ndarray:
-        """Project Nx3 world points to Nx2 pixel coordinates (continuous, OpenCV convention)."""
+        """Project Nx3 world points to Nx2 pixel coordinates (continuous, OpenCV convention), through
+        the lens distortion when there is one."""
         pts = (
             np.c_[np.asarray(points_world, dtype=float), np.ones(len(points_world))]
             @ self.world_to_opencv().T
         )
-        uvw = pts[:, :3] @ self.intrinsics().T
+        return self.project_camera(pts[:, :3])
+
+    def project_camera(self, points_camera: np.ndarray) -> np.ndarray:
+        """Nx3 OpenCV camera-space points (z > 0) → Nx2 pixels of the stored image."""
+        if self.distortion is not None:
+            from simgen.lens import project_normalized
+
+            return project_normalized(points_camera, self.intrinsics(), self.distortion)
+        uvw = np.asarray(points_camera, dtype=float) @ self.intrinsics().T
         return uvw[:, :2] / uvw[:, 2:3]
 
 
@@ -226,8 +238,9 @@ class FrameSpec:
         """
         data = asdict(self)
         del data["parts"]
-        if data["camera"]["output_resolution"] is None:
-            del data["camera"]["output_resolution"]
+        for name in ("output_resolution", "distortion"):
+            if data["camera"][name] is None:
+                del data["camera"][name]
         for obj in data["objects"]:  # fields that are off are left out, as records have always been
             for material in [obj["material"], *obj["extra_materials"]]:
                 if material and material.get("texture") and material["texture"].get("size") is None:

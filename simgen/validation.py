@@ -7,7 +7,8 @@ and without this step they would first appear mid-build, with half a dataset on 
 - a light that sits on the point it aims at;
 - a frame with more instances than the limits allow;
 - a scene that nothing lights (black images that would still carry labels);
-- a camera that sees none of the labelled objects.
+- a camera that sees none of the labelled objects;
+- a lens distortion that folds the image or is too wide for a pinhole render.
 ``load_config`` runs this on the first ``DRY_FRAMES`` images (mesh bounds come from the files,
 through trimesh). ``simgen validate`` therefore reports these problems, and ``render`` reports them
 before it writes anything.
@@ -79,6 +80,13 @@ def _frame_problems(spec: FrameSpec, config: SceneConfig) -> list[str]:
             "nothing lights the scene (every light's power, the world's strength and every emission are 0): "
             "the images would be black but still labelled"
         )
+    if camera.distortion is not None:
+        from simgen.lens import canvas
+
+        try:
+            canvas(camera)  # the lens must be one-to-one and fit a pinhole render
+        except SimgenError as exc:
+            problems.append(str(exc))
     if len(spec.objects) > config.limits.max_instances:
         problems.append(
             f"{len(spec.objects):,} object instances, above limits.max_instances "

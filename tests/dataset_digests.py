@@ -41,16 +41,24 @@ def scene_key(path: Path) -> str:
 
 
 def tiny_overrides(path: Path) -> list[str]:
-    """64 px wide at the scene's aspect ratio, 1 sample, no denoiser, 3 images."""
+    """64 px wide at the scene's aspect ratio, 1 sample, no denoiser, 3 images (a clip scene: one clip
+    of 2 frames, every rig camera)."""
+    from simgen.clips import cameras_per_clip
     from simgen.config import load_config
 
-    width, height = load_config(path).render.resolution
+    config = load_config(path)
+    width, height = config.render.resolution
+    images = [f"scene.num_images={NUM_IMAGES}"]
+    if config.sequence is not None:
+        images = ["sequence.frames=2", f"scene.num_images={2 * cameras_per_clip(config)}"]
+    elif config.rig is not None:
+        images = [f"scene.num_images={cameras_per_clip(config)}"]
     return [
         f"render.resolution=[{WIDTH},{max(8, round(WIDTH * height / width))}]",
         "render.samples=1",
         "render.denoise=false",
         "render.threads=1",
-        f"scene.num_images={NUM_IMAGES}",
+        *images,
     ]
 
 

@@ -127,10 +127,12 @@ class BlenderBackend:
         result = self._read_result(spec)
         t3 = time.perf_counter()
         image_only = [h for h in self._hooks if getattr(h, "image_only", False) and h.active(spec)]
-        if image_only:
-            result.instance_ids, result.depth, result.normals = self._render_label_pass(spec, image_only)
+        flow = bool(getattr(spec.part("sequence"), "flow", False))
+        if image_only or flow:
+            labels = self._render_label_pass(spec, image_only, flow)
+            result.instance_ids, result.depth, result.normals, result.flow = labels
         result.timings = {"sync": t1 - t0, "render": t2 - t1, "read": t3 - t2}
-        if image_only:
+        if image_only or flow:
             result.timings["label_pass"] = time.perf_counter() - t3
         return result
 
@@ -192,6 +194,7 @@ class BlenderBackend:
             self._materials.forget()
             self._structure = structure
         for i, (obj, spec) in enumerate(zip(self.objects, objects, strict=True)):
+            obj.animation_data_clear()  # transforms come from the spec (a clip frame keys them again)
             obj.name = spec.name
             obj.pass_index = spec.instance_id
             factor = self._meshes.size_factor(spec)
@@ -215,7 +218,7 @@ class BlenderBackend:
 
     # -- reading passes -----------------------------------------------------------------------------
     def _read_result(self, spec: FrameSpec) -> RenderResult:
-        ids, depth, normals = self._read_passes(spec)
+        ids, depth, normals, _ = self._read_passes(spec)
         return RenderResult(rgb=self._read_rgb(), instance_ids=ids, depth=depth, normals=normals)
 
     def _read_rgb(self) -> np.ndarray:
@@ -232,8 +235,11 @@ class BlenderBackend:
             raise RuntimeError(f"Blender did not write a readable image to {png_path}")
         return np.ascontiguousarray(bgr[:, :, ::-1])
 
-    def _read_passes(self, spec: FrameSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(instance ids uint16, depth float32 meters, world normals float32) of the last render."""
+    def _read_passes(
+        self, spec: FrameSpec, vectors: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """(instance ids uint16, depth float32 meters, world normals float32, flow or None) of the last
+        render; flow from the vector pass when ``vectors`` (see ``flow_from_vector_pass``)."""
         exr_path = self._scratch / "passes.exr"
         settings = self.scene.render.image_settings
         settings.media_type = "MULTI_LAYER_IMAGE"
@@ -250,30 +256,52 @@ class BlenderBackend:
         depth = _channel(channels, "Depth.Z").astype(np.float32)
         depth[depth >= BACKGROUND_DEPTH] = 0.0
         normals = np.stack([_channel(channels, f"Normal.{a}") for a in "XYZ"], axis=-1).astype(np.float32)
-        return ids.astype(np.uint16), depth, normals
+        flow = None
+        if vectors:
+            flow = flow_from_vector_pass(*(_channel(channels, f"Vector.{a}") for a in "XYZW"), depth > 0)
+        return ids.astype(np.uint16), depth, normals, flow
 
     def _render_label_pass(
-        self, spec: FrameSpec, hooks: list[Any]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Instance ids, depth and normals from a 1-sample render with the image-only effects switched off.
+        self, spec: FrameSpec, hooks: list[Any], vectors: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """Instance ids, depth, normals (and flow) from a 1-sample render with the image-only effects off.
 
         Volumes and motion blur move a camera ray's first hit off the surface it looks at (a scatter
         event in fog ends the ray early), so the label passes of the beauty render would disagree with
-        the scene; the labels come from a render of the same frame without them instead.
+        the scene; the labels come from a render of the same frame without them instead. The vector pass
+        (flow) needs motion blur off, and from one sample per pixel it belongs to the same surface as
+        the pixel's instance id (the beauty render averages it across edges).
         """
-        cycles = self.scene.cycles
+        cycles, layer = self.scene.cycles, self.scene.view_layers[0]
         saved = (cycles.samples, cycles.use_denoising, cycles.max_bounces)
         cycles.samples, cycles.use_denoising, cycles.max_bounces = 1, False, 0
+        layer.use_pass_vector = vectors
         for hook in hooks:
             hook.set_enabled(spec, False)
         try:
             with silence_stdout():
                 bpy.ops.render.render(write_still=False)
-            return self._read_passes(spec)
+            return self._read_passes(spec, vectors)
         finally:
+            layer.use_pass_vector = False
             for hook in hooks:
                 hook.set_enabled(spec, True)
             cycles.samples, cycles.use_denoising, cycles.max_bounces = saved
+
+
+def flow_from_vector_pass(
+    x: np.ndarray, y: np.ndarray, z: np.ndarray, w: np.ndarray, surface: np.ndarray
+) -> np.ndarray:
+    """H x W x 4 float32 flow in OpenCV pixel axes (x right, y down): forward u, v (where the pixel's
+    surface point is one frame later, minus where it is now), then backward u, v (a frame earlier).
+
+    Cycles' vector pass holds, in Blender's pixel axes (y up), previous - current in X, Y and
+    current - next in Z, W (measured: a cube moving +1.38 px right and 0.69 px down per frame reads
+    X = Z = -1.38, Y = W = +0.69). Pixels without a surface (the world) are NaN.
+    """
+    flow = np.stack([-z, w, x, -y], axis=-1).astype(np.float32)
+    flow[~surface] = np.nan
+    return flow
 
 
 def _read_exr_channels(path: Path) -> dict[str, np.ndarray]:

@@ -15,6 +15,7 @@ class RenderResult:
     instance_ids: uint16 H x W; 0 = background or unlabelled, k = ObjectSpec.instance_id k.
     depth: float32 H x W; meters along the optical axis, 0 where nothing was hit.
     normals: float32 H x W x 3 world-space unit normals (zeros on background), or None.
+    flow: optical flow to the next and previous frames of a clip (outputs.flow), or None.
     timings: seconds spent per phase ("sync", "render", "read").
     """
 
@@ -22,4 +23,5 @@ class RenderResult:
     instance_ids: np.ndarray
     depth: np.ndarray
     normals: np.ndarray | None = None
+    flow: np.ndarray | None = None  # H x W x 4 float32: forward u, v then backward u, v (px); NaN: no surface
     timings: dict[str, float] = field(default_factory=dict)

@@ -18,9 +18,12 @@ from simgen.build.layout import Layout
 from simgen.build.records import file_integrity
 from simgen.config.schema import SceneConfig
 from simgen.fileio import encode_exr, encode_image, write_bytes_atomic, write_json_atomic
+from simgen.flow import encode_flow, scaled
 from simgen.labels import ImageRecord, annotate, camera_normals, semantic_map
+from simgen.lens import through_lens
 from simgen.randomizers import REGISTRY
 from simgen.sampling import sample_frame
+from simgen.stereo import disparity_map
 
 
 @dataclass
@@ -46,7 +49,7 @@ class Done:
 def render_image(renderer: Renderer, config: SceneConfig, index: int) -> RenderedImage:
     """Render image ``index`` and label it; files are encoded in memory (see ``commit_image``)."""
     spec = sample_frame(config, index, mesh_bounds=renderer.mesh_bounds)
-    result = renderer.render(spec)
+    result = through_lens(renderer.render(spec), spec.camera)
     if config.render.output_size:
         result = resampled(result, config.render.output_size)
     for randomizer in REGISTRY.values():
@@ -80,8 +83,21 @@ def render_image(renderer: Renderer, config: SceneConfig, index: int) -> Rendere
         record.extra_files["normals"] = layout.file("normals", index, "exr")
         n = camera_normals(result.normals, spec.camera)
         files[record.extra_files["normals"]] = encode_exr({"X": n[..., 0], "Y": n[..., 1], "Z": n[..., 2]})
+    if outputs.flow and result.flow is not None:
+        record.extra_files["flow"] = layout.file("flow", index, "exr")
+        files[record.extra_files["flow"]] = encode_flow(result.flow)
+    if outputs.disparity:
+        record.extra_files["disparity"] = layout.file("disparity", index, "exr")
+        files[record.extra_files["disparity"]] = encode_exr({"D": stereo_disparity(result.depth, spec)})
     record.timings = {**result.timings, **record.timings, "label_write": time.perf_counter() - t0}
     return RenderedImage(record, files, renderer.provenance())
+
+
+def stereo_disparity(depth: np.ndarray, spec: Any) -> np.ndarray:
+    """The disparity map of a stereo rig's image (x_left - x_right, pixels)."""
+    rig = spec.part("rig")
+    j = rig.camera
+    return disparity_map(depth, rig.cameras[j], rig.cameras[1 - j], left=j == 0)
 
 
 def resampled(result: RenderResult, size: tuple[int, int]) -> RenderResult:
@@ -94,12 +110,16 @@ def resampled(result: RenderResult, size: tuple[int, int]) -> RenderResult:
     def nearest(image: np.ndarray | None) -> np.ndarray | None:
         return None if image is None else cv2.resize(image, (width, height), interpolation=cv2.INTER_NEAREST)
 
+    flow = nearest(result.flow)
     return replace(
         result,
         rgb=cv2.resize(result.rgb, (width, height), interpolation=smooth),
         instance_ids=nearest(result.instance_ids),
         depth=nearest(result.depth),
         normals=nearest(result.normals),
+        flow=None
+        if flow is None
+        else scaled(flow, width / result.rgb.shape[1], height / result.rgb.shape[0]),
     )
 
 

@@ -206,6 +206,19 @@ class Outputs(StrictModel):
     depth: bool = Field(True, description="float32 EXR, meters along the optical axis (0 = background).")
     normals: bool = Field(True, description="float32 EXR, camera-space (OpenCV axes) surface normals.")
     pose: bool = Field(True, description="6D pose per annotation (and, by default, the BOP files).")
+    flow: bool = Field(
+        False,
+        description="Clips (sequence:): float32 EXR of the optical flow to the next and previous frames, in "
+        "pixels, from Cycles' vector pass (simgen.flow.read_flow).",
+    )
+    disparity: bool = Field(
+        False, description="Stereo rigs (rig.stereo): float32 EXR of x_left - x_right in pixels per image."
+    )
+    boxes_3d: bool = Field(
+        False,
+        description="Oriented 3D box per annotation (center, size, rotation in camera axes, 8 projected "
+        "corners) and the kitti export.",
+    )
     formats: list[FormatName] | None = Field(
         None,
         description="Label formats written next to annotations.json (always COCO) once the dataset is "
@@ -292,6 +305,46 @@ class SceneCore(StrictModel):
             raise ValueError(
                 f"the objects (and distractors) can add up to {most:,} instances per image, above "
                 f"limits.max_instances ({limits.max_instances:,})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _clips_fit(self) -> SceneCore:
+        """Clips, rigs and the outputs that need them agree (a flow map of a still scene is all zeros)."""
+        from simgen.clips import images_per_clip
+
+        sequence, rig = getattr(self, "sequence", None), getattr(self, "rig", None)
+        scene = getattr(self, "scene", None)
+        if self.outputs.flow and sequence is None:
+            raise ValueError("outputs.flow needs a sequence: section (flow is motion between clip frames)")
+        if self.outputs.disparity and (rig is None or rig.stereo is None):
+            raise ValueError("outputs.disparity needs a stereo rig (rig: {stereo: {baseline: ...}})")
+        if sequence is not None and getattr(self, "motion", None) is not None:
+            raise ValueError(
+                "motion: and sequence: both move the camera; use sequence.camera and "
+                "sequence.motion_blur in a clip"
+            )
+        if (
+            sequence is not None
+            and sequence.objects.type == "physics"
+            and getattr(self, "physics", None) is None
+        ):
+            raise ValueError("sequence.objects.type physics needs a physics: section (its settings)")
+        camera = getattr(self, "camera", None)
+        if camera is not None and camera.distortion is not None:
+            render = getattr(self, "render", None)
+            if render is not None and render.output_size:
+                raise ValueError("camera.distortion and render.output_size: distort at the rendered size")
+            if self.outputs.disparity:
+                raise ValueError(
+                    "outputs.disparity is defined on undistorted (rectified) images; "
+                    "drop camera.distortion or outputs.disparity"
+                )
+        per_clip = images_per_clip(self)
+        if scene is not None and scene.num_images % per_clip:
+            raise ValueError(
+                f"scene.num_images {scene.num_images} is not a whole number of clips: each clip is "
+                f"{per_clip} images (sequence.frames x rig cameras); use a multiple of {per_clip}"
             )
         return self
 

@@ -1,7 +1,8 @@
 """Domain randomizers, one unit per file; ``REGISTRY`` is what the rest of simgen reads.
 
 The order is the order a frame is drawn in (distractors before materials and pose, which then draw the
-distractors' materials and poses too) and the order the docs list them. To add a randomizer: write
+distractors' materials and poses too; sequence moves the drawn poses and camera to the image's moment,
+then rig puts the image's camera on the rig) and the order the docs list them. To add a randomizer: write
 ``simgen/randomizers/<name>.py`` (copy ``fog.py``), add it below, and see docs/extending.md.
 """
 
@@ -18,6 +19,8 @@ from simgen.randomizers.motion import MotionRandomizer
 from simgen.randomizers.physics import PhysicsRandomizer
 from simgen.randomizers.pose import PoseRandomizer
 from simgen.randomizers.postfx import PostFxRandomizer
+from simgen.randomizers.rig import RigRandomizer
+from simgen.randomizers.sequence import SequenceRandomizer
 from simgen.randomizers.world import WorldRandomizer
 
 REGISTRY: dict[str, Randomizer] = {
@@ -33,6 +36,8 @@ REGISTRY: dict[str, Randomizer] = {
         PhysicsRandomizer(),
         FogRandomizer(),
         MotionRandomizer(),
+        SequenceRandomizer(),
+        RigRandomizer(),
     )
 }
 

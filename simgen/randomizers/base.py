@@ -59,8 +59,9 @@ class FrameDraw:
     """A frame while its values are drawn: the config, the streams, and the parts filled in so far."""
 
     config: SceneConfig
-    streams: Sampler
+    streams: Sampler  # the clip's streams (simgen.clips): every image of a clip draws the same scene
     mesh_bounds: MeshBounds | None = None
+    index: int = 0  # the image's own index (its frame and camera in the clip)
     camera: CameraSpec | None = None
     lights: list[LightSpec] = field(default_factory=list)
     world: WorldSpec | None = None

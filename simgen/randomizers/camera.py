@@ -11,7 +11,7 @@ camera:
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -19,6 +19,7 @@ from pydantic import Field, model_validator
 from simgen.config.base import StrictModel
 from simgen.config.distributions import FloatValue, Vec3Value, positive, ranged
 from simgen.errors import SimgenError
+from simgen.lens import Distortion, canvas
 from simgen.randomizers.base import FrameDraw, Randomizer
 from simgen.spec import CameraSpec
 
@@ -51,6 +52,31 @@ class DepthOfField(StrictModel):
     )
 
 
+class LensDistortion(StrictModel):
+    """OpenCV lens models: ``brown`` (Brown-Conrady: k1, k2, k3 radial, p1, p2 tangential) or ``fisheye``
+    (OpenCV's equidistant fisheye: k1..k4). Applied to the image and every label (simgen.lens)."""
+
+    model: Literal["brown", "fisheye"] = "brown"
+    k1: FloatValue = 0.0
+    k2: FloatValue = 0.0
+    k3: FloatValue = 0.0
+    k4: FloatValue = Field(0.0, description="fisheye only.")
+    p1: FloatValue = Field(0.0, description="brown only.")
+    p2: FloatValue = Field(0.0, description="brown only.")
+
+    @model_validator(mode="after")
+    def _model_fields(self) -> LensDistortion:
+        unused = ("p1", "p2") if self.model == "fisheye" else ("k4",)
+        given = [name for name in unused if getattr(self, name) != 0.0]
+        if given:
+            raise ValueError(f"{', '.join(given)} not used by the {self.model} model")
+        return self
+
+    def names(self) -> tuple[str, ...]:
+        """Coefficient names in OpenCV's order for the model."""
+        return ("k1", "k2", "k3", "k4") if self.model == "fisheye" else ("k1", "k2", "p1", "p2", "k3")
+
+
 class CameraSection(StrictModel):
     """A pinhole camera at ``location`` (or on an ``orbit``) looking at ``look_at``.
 
@@ -65,6 +91,9 @@ class CameraSection(StrictModel):
         (0.0, 0.0, 1.0), description="World direction shown upwards in the image ([0, 1, 0]: top-down views)."
     )
     dof: DepthOfField | None = None
+    distortion: LensDistortion | None = Field(
+        None, description="Lens distortion (OpenCV Brown-Conrady or fisheye) of the image and every label."
+    )
     roll: FloatValue = Field(0.0, description="Rotation about the viewing axis, degrees.")
     focal_length: positive(FloatValue) | None = Field(
         None, description="mm, with sensor_width; default 35 mm."
@@ -146,7 +175,16 @@ class CameraRandomizer(Randomizer):
             focus_distance=focus,
             up=cam.up,
             output_resolution=draw.config.render.output_size,
+            distortion=self._distortion(cam, s),
         )
+
+    @staticmethod
+    def _distortion(cam: CameraSection, s: Any) -> Distortion | None:
+        lens = cam.distortion
+        if lens is None:
+            return None
+        values = tuple(s.float(f"camera.distortion.{name}", getattr(lens, name)) for name in lens.names())
+        return Distortion(lens.model, values)
 
     @staticmethod
     def _focal_length(cam: CameraSection, s: Any) -> float:
@@ -191,7 +229,10 @@ class CameraHook:
         self.ctx = ctx
 
     def apply(self, spec: FrameSpec) -> None:
-        cam, data = spec.camera, self.obj.data
+        cam, data = canvas(spec.camera), self.obj.data  # a distorted lens renders a wider pinhole
+        self.obj.animation_data_clear()  # a clip frame or camera motion keys it again
+        render = self.ctx.scene.render
+        render.resolution_x, render.resolution_y = cam.resolution
         data.type = "PERSP"
         data.sensor_fit = "HORIZONTAL"
         data.sensor_width = cam.sensor_width_mm

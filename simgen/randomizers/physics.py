@@ -132,16 +132,43 @@ class PhysicsHook:
         if bpy.ops.ptcache.free_bake_all.poll():
             bpy.ops.ptcache.free_bake_all()
         active = [obj for obj, ospec in zip(objects, spec.objects, strict=True) if ospec.physics == "active"]
-        max_frames = max(settings.max_frames or settings.frames, settings.frames)
-        simulated, moving = _simulate_until_rest(scene, active, settings.frames, max_frames)
-        for obj, ospec in zip(objects, spec.objects, strict=True):
-            if ospec.physics == "active":
-                matrix = obj.matrix_world.copy()
-                ospec.location = tuple(float(v) for v in matrix.to_translation())
-                ospec.rotation_deg = tuple(math.degrees(a) for a in matrix.to_euler("XYZ"))
-        settings.simulated_frames, settings.still_moving = simulated, moving
+        sequence = spec.part("sequence")
+        if sequence is not None and sequence.physics_start is not None:
+            self._run_forward(spec, sequence, active)
+        else:
+            max_frames = max(settings.max_frames or settings.frames, settings.frames)
+            simulated, moving = _simulate_until_rest(scene, active, settings.frames, max_frames)
+            settings.simulated_frames, settings.still_moving = simulated, moving
+            for obj, ospec in zip(objects, spec.objects, strict=True):
+                if ospec.physics == "active":
+                    ospec.location, ospec.rotation_deg = _pose(obj.matrix_world)
         world.enabled = False
         scene.frame_set(1)
+
+    def _run_forward(self, spec: FrameSpec, sequence: Any, active: list[Any]) -> None:
+        """A clip frame of a simulation run forward: the poses at simulation frame ``start + k`` and the
+        frames either side (for the vector pass and motion blur), at the clip's frame rate."""
+        scene = self.ctx.scene
+        fps = round(sequence.fps)
+        scene.render.fps, scene.render.fps_base = fps, fps / sequence.fps
+        target = sequence.physics_start + sequence.frame
+        scene.rigidbody_world.point_cache.frame_end = scene.frame_end = target + 2
+        poses: dict[int, list[tuple[Any, Any]]] = {}
+        for frame in range(1, target + 2):
+            scene.frame_set(frame)
+            if frame >= target - 1:
+                poses[frame] = [_pose(obj.matrix_world) for obj in active]
+        moving = iter(range(len(active)))
+        for i, ospec in enumerate(spec.objects):
+            if ospec.physics != "active":
+                continue
+            k = next(moving)
+            before, now, after = (poses[f][k] for f in (target - 1, target, target + 1))
+            ospec.location, ospec.rotation_deg = now[0], _compatible(now[1], before[1])
+            sequence.before[i] = before
+            sequence.after[i] = (after[0], _compatible(after[1], ospec.rotation_deg))
+        settings = spec.part("physics")
+        settings.simulated_frames, settings.still_moving = target + 1, None
 
     @staticmethod
     def _world(bpy: Any, scene: Any, settings: PhysicsSpec) -> Any:
@@ -158,6 +185,18 @@ class PhysicsHook:
         world.point_cache.frame_start, world.point_cache.frame_end = 1, max_frames + 1
         scene.frame_start, scene.frame_end = 1, max_frames + 1
         return world
+
+
+def _pose(matrix: Any) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """(location, XYZ Euler degrees) of a world matrix."""
+    location = tuple(float(v) for v in matrix.to_translation())
+    return location, tuple(math.degrees(a) for a in matrix.to_euler("XYZ"))  # type: ignore[return-value]
+
+
+def _compatible(rotation: tuple[float, ...], near: tuple[float, ...]) -> tuple[float, float, float]:
+    """``rotation`` with each Euler angle moved by whole turns next to ``near`` (no 359° spin between
+    two keys of the same motion)."""
+    return tuple(a + 360.0 * round((b - a) / 360.0) for a, b in zip(rotation, near, strict=True))  # type: ignore[return-value]
 
 
 def _simulate_until_rest(scene: Any, active: list[Any], frames: int, max_frames: int) -> tuple[int, int]:

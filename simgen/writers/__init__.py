@@ -16,6 +16,8 @@ from simgen.labels import grown_boxes
 from simgen.writers.base import LabelSet, MappedRecords, WriteOptions, Writer
 from simgen.writers.bop import BopWriter
 from simgen.writers.coco import CocoPolygonsWriter, CocoWriter, build_coco
+from simgen.writers.kitti import KittiWriter
+from simgen.writers.mot import MotWriter
 from simgen.writers.parquet import ParquetWriter
 from simgen.writers.voc import VocWriter
 from simgen.writers.webdataset import WebDatasetWriter
@@ -31,6 +33,8 @@ REGISTRY: dict[str, Writer] = {
         VocWriter(),
         WebDatasetWriter(),
         ParquetWriter(),
+        MotWriter(),
+        KittiWriter(),
     )
 }
 """Every label format by its ``--format`` name."""

@@ -37,7 +37,9 @@ EXTRA_FIELDS = (
     "keypoints",
     "num_keypoints",
     "pose",
+    "box3d",
 )
+TRACK_STRIDE = 65_536  # track_id = clip * TRACK_STRIDE + instance_id (instance ids are 16-bit)
 
 
 def coco_categories(
@@ -65,12 +67,41 @@ def build_coco(
     ``categories`` are names (ids 1..N) or ready COCO category dicts. For a file, ``write_coco`` gives
     the same bytes without holding the dataset in memory.
     """
-    images, annotations = [], []
+    images, annotations, videos = [], [], {}
     for record in sorted(records, key=lambda r: r.index):
         images.append(image_entry(record))
         for inst in record.instances:
-            annotations.append(annotation_entry(inst, record.index, len(annotations) + 1, polygons))
-    return {**_coco_head(categories, info), "images": images, "annotations": annotations}
+            annotations.append(
+                annotation_entry(
+                    inst, record.index, len(annotations) + 1, polygons, record_track(record, inst)
+                )
+            )
+        add_video(videos, record)
+    data = {**_coco_head(categories, info), "images": images, "annotations": annotations}
+    if videos:
+        data["videos"] = list(videos.values())
+    return data
+
+
+def add_video(videos: dict[int, dict[str, Any]], record: ImageRecord) -> None:
+    """Note a clip image's video (one per clip and camera) in ``videos``, by video id."""
+    if record.sequence is None and record.rig is None:
+        return
+    fields = video_fields(record)
+    if fields["video_id"] not in videos:
+        videos[fields["video_id"]] = {
+            "id": fields["video_id"],
+            "clip_id": fields["clip_id"],
+            "camera_name": record.rig["name"] if record.rig else "camera",
+            "width": record.width,
+            "height": record.height,
+            "length": record.sequence["frames"] if record.sequence else 1,
+            "fps": record.sequence["fps"] if record.sequence else None,
+        }
+
+
+def record_track(record: ImageRecord, inst: InstanceLabel) -> int | None:
+    return track_id(record, inst) if record.sequence is not None or record.rig is not None else None
 
 
 def _coco_head(categories: list[str] | list[dict[str, Any]], info: dict[str, Any]) -> dict[str, Any]:
@@ -98,10 +129,35 @@ def image_entry(record: ImageRecord) -> dict[str, Any]:
     }
     if record.camera:
         entry["camera"] = record.camera
+    if record.sequence is not None or record.rig is not None:
+        entry.update(video_fields(record))
+    if record.rig is not None:
+        entry["camera_name"] = record.rig["name"]
+        entry["rig"] = record.rig["cameras"]
     return entry
 
 
-def annotation_entry(inst: InstanceLabel, image_id: int, ann_id: int, polygons: bool) -> dict[str, Any]:
+def video_fields(record: ImageRecord) -> dict[str, Any]:
+    """TAO / YouTube-VIS style fields of a clip image: one video per clip and camera."""
+    clip = record.sequence["clip"] if record.sequence else record.index
+    cameras = len(record.rig["cameras"]) if record.rig else 1
+    camera = record.rig["camera"] if record.rig else 0
+    return {
+        "video_id": clip * cameras + camera,
+        "frame_id": record.sequence["frame"] if record.sequence else 0,
+        "clip_id": clip,
+    }
+
+
+def track_id(record: ImageRecord, inst: InstanceLabel) -> int:
+    """One id per object over its clip, the same in every frame and every camera."""
+    clip = record.sequence["clip"] if record.sequence else record.index
+    return clip * TRACK_STRIDE + inst.instance_id
+
+
+def annotation_entry(
+    inst: InstanceLabel, image_id: int, ann_id: int, polygons: bool, track: int | None = None
+) -> dict[str, Any]:
     ann: dict[str, Any] = {
         "id": ann_id,
         "image_id": image_id,
@@ -112,6 +168,8 @@ def annotation_entry(inst: InstanceLabel, image_id: int, ann_id: int, polygons: 
         "iscrowd": inst.iscrowd,
         "instance_id": inst.instance_id,
     }
+    if track is not None:
+        ann["track_id"] = track
     for name in EXTRA_FIELDS:
         value = getattr(inst, name)
         unset = (name == "ignore" and not value) or (name == "num_keypoints" and not inst.keypoints)
@@ -413,6 +471,7 @@ class CocoPolygonsWriter(CocoWriter):
 def records_from_coco(data: dict[str, Any]) -> list[ImageRecord]:
     """ImageRecords from a COCO dict (simgen's or any other); polygons become RLE masks."""
     names = {c["id"]: c["name"] for c in data["categories"]}
+    videos = {v.get("id"): v for v in data.get("videos", []) if isinstance(v, dict)}
     records: dict[int, ImageRecord] = {}
     for image in data["images"]:
         records[image["id"]] = ImageRecord(
@@ -424,6 +483,7 @@ def records_from_coco(data: dict[str, Any]) -> list[ImageRecord]:
             extra_files={k[: -len("_file")]: v for k, v in image.items() if k.endswith("_file")},
             camera=image.get("camera", {}),
         )
+        _clip_fields(records[image["id"]], image, videos)
     for k, ann in enumerate(data["annotations"]):
         record = records[ann["image_id"]]
         inst = InstanceLabel(
@@ -443,6 +503,27 @@ def records_from_coco(data: dict[str, Any]) -> list[ImageRecord]:
                 setattr(inst, name, bool(value) if name in ("ignore", "occluded") else value)
         record.instances.append(inst)
     return [records[i] for i in sorted(records)]
+
+
+def _clip_fields(record: ImageRecord, image: dict[str, Any], videos: dict[Any, dict[str, Any]]) -> None:
+    """A clip image's sequence and rig fields, back from simgen's (or a TAO-like) COCO image entry."""
+    if "frame_id" not in image:
+        return
+    video = videos.get(image.get("video_id"), {})
+    record.sequence = {
+        "clip": image.get("clip_id", image.get("video_id", 0)),
+        "frame": image["frame_id"],
+        "frames": video.get("length"),
+        "fps": video.get("fps"),
+    }
+    if "rig" in image:
+        names = [c.get("name") for c in image["rig"]]
+        name = image.get("camera_name")
+        record.rig = {
+            "camera": names.index(name) if name in names else 0,
+            "name": name,
+            "cameras": image["rig"],
+        }
 
 
 def to_rle(segmentation: Any, height: int, width: int) -> dict[str, Any]:

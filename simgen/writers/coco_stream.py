@@ -20,7 +20,14 @@ from typing import IO, Any
 from simgen.errors import SimgenError
 from simgen.fileio import atomic_writer, compact_json, write_json_atomic
 from simgen.labels import ImageRecord
-from simgen.writers.coco import PARTS_FORMAT, _coco_head, annotation_entry, image_entry
+from simgen.writers.coco import (
+    PARTS_FORMAT,
+    _coco_head,
+    add_video,
+    annotation_entry,
+    image_entry,
+    record_track,
+)
 
 
 def spill_file(folder: Path) -> IO[str]:
@@ -44,6 +51,7 @@ class CocoStream:
         self.next_annotation_id = first_annotation_id
         self.images = self.annotations = 0
         self.first_image = self.last_image = -1
+        self.videos: dict[int, dict[str, Any]] = {}  # clips: one small entry per clip and camera
 
     def __enter__(self) -> CocoStream:
         self._stack = contextlib.ExitStack()
@@ -59,8 +67,10 @@ class CocoStream:
         self.first_image = record.index if self.first_image < 0 else self.first_image
         self.last_image = record.index
         self.images += 1
+        add_video(self.videos, record)
         for inst in record.instances:
-            entry = annotation_entry(inst, record.index, self.next_annotation_id, self.polygons)
+            track = record_track(record, inst)
+            entry = annotation_entry(inst, record.index, self.next_annotation_id, self.polygons, track)
             self.spill.write(("," if self.annotations else "") + compact_json(entry))
             self.next_annotation_id += 1
             self.annotations += 1
@@ -70,7 +80,8 @@ class CocoStream:
             self.out.write('],"annotations":[')
             self.spill.seek(0)
             shutil.copyfileobj(self.spill, self.out, 1 << 20)
-            self.out.write("]}")
+            videos = list(self.videos.values())
+            self.out.write("]" + (',"videos":' + compact_json(videos) if videos else "") + "}")
         self._stack.__exit__(kind, value, tb)
 
 
