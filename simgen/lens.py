@@ -153,20 +153,23 @@ def resample(image: np.ndarray, grid: tuple[np.ndarray, np.ndarray], smooth: boo
 def distorted_flow(
     flow: np.ndarray, grid: tuple[np.ndarray, np.ndarray], camera: CameraSpec, render: CameraSpec
 ) -> np.ndarray:
-    """Canvas flow (H' x W' x 4) → flow of the distorted image: each pixel's surface point is followed
-    on the canvas and its start and end are both taken through the lens."""
+    """Canvas flow (H' x W' x 4) → flow of the distorted image: the surface point a pixel shows (the one
+    at the nearest canvas pixel's center, as for every label) is followed on the canvas, and its start
+    and end are both taken through the lens."""
     assert camera.distortion is not None
     sampled = resample(flow, grid, smooth=False)
-    height, width = sampled.shape[:2]
-    start = np.stack(np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5), axis=-1).reshape(-1, 2)
-    canvas_start = np.stack([grid[0].ravel() + 0.5, grid[1].ravel() + 0.5], axis=-1)
-    k_canvas = render.intrinsics()
+    canvas_start = np.floor(np.stack([grid[0].ravel(), grid[1].ravel()], axis=-1) + 0.5) + 0.5
+    k_canvas, k_image = render.intrinsics(), camera.intrinsics()
+
+    def through_lens(canvas_points: np.ndarray) -> np.ndarray:
+        rays = (canvas_points - k_canvas[:2, 2]) / np.diag(k_canvas)[:2]
+        return project_normalized(np.c_[rays, np.ones(len(rays))], k_image, camera.distortion)
+
+    start = through_lens(canvas_start)
     out = np.full_like(sampled, np.nan)
     for offset in (0, 2):
         end = canvas_start + sampled.reshape(-1, 4)[:, offset : offset + 2]
-        rays = (end - k_canvas[:2, 2]) / np.diag(k_canvas)[:2]
-        moved = project_normalized(np.c_[rays, np.ones(len(rays))], camera.intrinsics(), camera.distortion)
-        out.reshape(-1, 4)[:, offset : offset + 2] = moved - start
+        out.reshape(-1, 4)[:, offset : offset + 2] = through_lens(end) - start
     out[~np.isfinite(sampled)] = np.nan
     return out
 
