@@ -100,6 +100,29 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--markdown", action="store_true", help="the human-readable reference tables instead")
     schema.set_defaults(func=cmd_schema)
 
+    tune = sub.add_parser(
+        "tune",
+        help="search the config's tune: fields for renders that look like a few real photos (Optuna)",
+        description="Each trial renders the same small batch at low resolution and scores its gap to the "
+        "photos (statistics distances + EfficientNet-Lite0 KID); writes OUT/best.yaml, OUT/trials.csv, "
+        "OUT/gap.png; resumable (OUT/study.db). Give only training photos (--real-split holds the test "
+        "part back exactly as simgen eval does). docs/tune.md",
+    )
+    tune.add_argument("config", help="scene YAML with a tune: section")
+    tune.add_argument("--real", required=True, help="real photos: COCO json or folder (labels optional)")
+    tune.add_argument("--out", required=True, help="folder for the study, trials.csv, best.yaml, gap.png")
+    tune.add_argument("--real-split", type=float, help="use only the training part, split as simgen eval")
+    tune.add_argument("--budget", default="45m", help="wall-clock limit, e.g. 45m, 1h, 600s (default 45m)")
+    tune.add_argument("--trials", type=positive_int, help="stop after this many trials (also)")
+    tune.add_argument("--images", type=positive_int, default=24, help="images rendered per trial (24)")
+    tune.add_argument("--size", type=positive_int, default=192, help="trial render width in px (192)")
+    tune.add_argument("--samples", type=positive_int, default=4, help="Cycles samples per trial image (4)")
+    tune.add_argument("--box-scale", type=float, default=1.0, help="grow render boxes by the photos' rule")
+    tune.add_argument("--workers", type=int, default=0, help="render processes (default: CPU cores)")
+    tune.add_argument("--seed", type=int, default=0, help="the sampler's seed")
+    tune.add_argument("--device", default="cpu", help="feature network device (cpu, cuda)")
+    tune.set_defaults(func=cmd_tune)
+
     preview = sub.add_parser("preview", help="contact sheet PNG: images with masks, boxes and names")
     preview.add_argument("dataset", help="dataset folder or COCO json (synthetic or real)")
     preview.add_argument("--out", help="PNG path (default: DATASET/preview.png)")
@@ -299,6 +322,32 @@ def cmd_schema(args: argparse.Namespace) -> int:
         Path(args.out).write_text(text + "\n")
     else:
         print(text)
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    import os
+
+    from simgen.tuning.tuner import TuneSettings, parse_budget, tune
+
+    settings = TuneSettings(
+        config=Path(args.config),
+        real=Path(args.real),
+        out=Path(args.out),
+        real_split=args.real_split,
+        budget_s=parse_budget(args.budget),
+        trials=args.trials,
+        images=args.images,
+        size=args.size,
+        samples=args.samples,
+        seed=args.seed,
+        box_scale=args.box_scale,
+        workers=args.workers or (os.cpu_count() or 1),
+        device=args.device,
+    )
+    result = tune(settings)
+    print(f"{settings.out}: {result['trials']} trials, best gap {result['best']:.4f}")
+    print(f"best config: {settings.out / 'best.yaml'}")
     return 0
 
 

@@ -46,6 +46,15 @@ def add_label_commands(sub: argparse._SubParsersAction) -> None:
     )
     compare.add_argument("--max-images", type=positive_int, help="measure at most this many images per set")
     compare.add_argument("--out", help="also write the result as JSON to this file")
+    compare.add_argument(
+        "--gap",
+        action="store_true",
+        help="also the gap measure simgen tune minimizes: mean KS distance over the figures (pooled and per "
+        "category) and the KID of EfficientNet-Lite0 features on whole images and object crops (eval extra)",
+    )
+    compare.add_argument(
+        "--box-scale", type=float, default=1.0, help="with --gap: grow FIRST's boxes by the photos' rule"
+    )
     compare.set_defaults(func=cmd_compare)
 
     from simgen.writers import REGISTRY
@@ -124,6 +133,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     result = compare_sets(args.first, args.second, args.size, args.second_split, args.max_images)
     print(format_table(result))
+    if args.gap:
+        from simgen.tuning.gap import compare_gap
+
+        result["gap"] = compare_gap(args.first, args.second, args.size, args.second_split, args.box_scale)
+        parts = result["gap"]
+        kid_objects = "n/a" if parts["kid_objects"] is None else f"{parts['kid_objects']:.4f}"
+        print(
+            f"gap {parts['total']:.4f} = stats {parts['stats']:.4f} + KID images {parts['kid_images']:.4f} "
+            f"+ KID objects {kid_objects}"
+        )
     if args.out:
         write_json_atomic(Path(args.out), result, indent=1)
         print(f"wrote {args.out}")

@@ -47,6 +47,9 @@ def load_config(path: str | Path, overrides: list[str] | None = None, dry_run: b
         raise ConfigError([f"not valid YAML: {_yaml_message(exc)}"], source=path) from None
     if not isinstance(raw, dict):
         raise ConfigError([f"expected a mapping at the top level, found {type(raw).__name__}"], source=path)
+    from simgen.config.tunable import set_tuned_values
+
+    set_tuned_values(raw, source=path)  # tunable fields at their bounds' centres; --set may override
     for override in overrides or []:
         apply_override(raw, override, source=path)
     config = validate_config(raw, source=path, yaml_text=text).with_source(path)
@@ -163,15 +166,36 @@ def apply_override(raw: dict[str, Any], override: str, source: str | Path = "<co
         )
 
 
-def _descend(node: Any, part: str | int, path: list[str | int], override: str, source: str | Path) -> Any:
+def set_field(raw: dict[str, Any], key: str, value: Any, where: str, source: str | Path = "<config>") -> None:
+    """Set the field at path ``key`` (``a.b[2].c``) of a raw config to ``value``; ``where`` names the
+    request in errors (a --set flag, a tune entry)."""
+    parts = parse_field_path(key)
+    if not parts:
+        raise ConfigError([f"{where}: empty key path"], source=source)
+    node: Any = raw
+    for depth, part in enumerate(parts[:-1]):
+        node = _descend(node, part, parts[: depth + 1], where, source, flag=False)
+    last = parts[-1]
+    if isinstance(last, int):
+        if not isinstance(node, list) or not -len(node) <= last < len(node):
+            raise ConfigError([f"{where}: no list item {format_field_path(parts)}"], source=source)
+        node[last] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ConfigError([f"{where}: {format_field_path(parts[:-1])} is not a mapping"], source=source)
+
+
+def _descend(
+    node: Any, part: str | int, path: list[str | int], override: str, source: str | Path, flag: bool = True
+) -> Any:
+    override = f"--set {override!r}" if flag else override
     if isinstance(part, int):
         if isinstance(node, list) and -len(node) <= part < len(node):
             return node[part]
-        raise ConfigError([f"--set {override!r}: no list item {format_field_path(path)}"], source=source)
+        raise ConfigError([f"{override}: no list item {format_field_path(path)}"], source=source)
     if not isinstance(node, dict):
-        raise ConfigError(
-            [f"--set {override!r}: {format_field_path(path[:-1])} is not a mapping"], source=source
-        )
+        raise ConfigError([f"{override}: {format_field_path(path[:-1])} is not a mapping"], source=source)
     return node.setdefault(part, {})
 
 

@@ -28,6 +28,7 @@ from simgen.config.distributions import (
     value_ranges,
 )
 from simgen.config.files import MESH_SUFFIXES
+from simgen.config.tunable import TuneField
 from simgen.generators import RULES, generator_field, rule_categories
 from simgen.randomizers import section_models
 from simgen.randomizers.distractors import MAX_INSTANCES, PRIMITIVES
@@ -280,6 +281,11 @@ class SceneCore(StrictModel):
     )
     outputs: Outputs = Field(default_factory=Outputs)
     limits: Limits = Field(default_factory=Limits)
+    tune: list[TuneField] | None = Field(
+        None,
+        description="Fields `simgen tune` may set, with the bounds it searches; untuned, each field is at "
+        "the centre of its bounds (docs/tune.md).",
+    )
 
     @model_validator(mode="after")
     def _within_limits(self) -> SceneCore:

@@ -1,0 +1,331 @@
+"""``simgen tune``: search a scene's ``tune:`` fields for the values whose renders look most like the photos.
+
+Each trial (Optuna's TPE proposes the values) renders the same small batch of images (counter-based
+seeds: the same image indices every trial, so trials differ only by the tuned values) at a low resolution
+and few samples, and scores it with the gap measure of ``simgen.tuning.gap`` against the photos. A trial
+whose first half already scores worse than the median of earlier trials at that point is pruned.
+The study lives in ``OUT/study.db`` (SQLite), so a killed tune resumes where it stopped; every trial's
+values and scores go to ``OUT/trials.csv``, the best config to ``OUT/best.yaml`` (a normal scene config
+with concrete distributions and a comment per tuned field with its value before and after), and a plot
+of the gap per trial to ``OUT/gap.png``. Only the photos given are read: pass the training part
+(``--real-split``), never the test photos.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import math
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from simgen.config.tunable import TuneField, set_tuned_values, tune_entries
+from simgen.errors import SimgenError
+
+STUDY_NAME = "simgen-tune"
+
+
+@dataclass
+class TuneSettings:
+    config: Path
+    real: Path
+    out: Path
+    real_split: float | None = None
+    budget_s: float = 45 * 60
+    trials: int | None = None
+    images: int = 24
+    size: int = 192
+    samples: int = 4
+    seed: int = 0
+    box_scale: float = 1.0
+    workers: int = 0
+    device: str = "cpu"
+
+
+def parse_budget(text: str) -> float:
+    """``45m``, ``1h``, ``90s`` or plain seconds → seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    text = text.strip().lower()
+    try:
+        value = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
+    except ValueError:
+        raise SimgenError(f"--budget {text!r}: expected a duration such as 45m, 1h or 600s") from None
+    if not value > 0:
+        raise SimgenError(f"--budget {text!r}: must be positive")
+    return value
+
+
+def read_raw(path: Path) -> dict[str, Any]:
+    """The config file as a raw dict, checked: it validates, and it has a ``tune:`` section."""
+    from simgen.config import load_config
+    from simgen.config.yamlsafe import load_yaml, read_config_text
+
+    load_config(path)  # every problem of the file is reported here, naming it
+    raw = load_yaml(read_config_text(path))
+    if not tune_entries(raw):
+        raise SimgenError(
+            f"{path}: no tune: section; list the fields to tune and their bounds (docs/tune.md)"
+        )
+    return raw
+
+
+def trial_config(raw: dict[str, Any], parameters: dict[str, float], settings: TuneSettings) -> Any:
+    """The scene at ``parameters``, shrunk to the trial's render size, as a validated SceneConfig."""
+    from simgen.config.loader import validate_config
+
+    data = copy.deepcopy(raw)
+    set_tuned_values(data, parameters)
+    width, height = (data.get("render") or {}).get("resolution", (320, 240))
+    render = data.setdefault("render", {})
+    render["resolution"] = [settings.size, max(8, round(settings.size * height / width))]
+    render["samples"] = settings.samples
+    render.pop("output_size", None)
+    data.setdefault("scene", {})["num_images"] = settings.images
+    data["outputs"] = {**(data.get("outputs") or {}), "formats": [], "depth": False, "normals": False}
+    config = validate_config(data, source=settings.config)
+    return config.with_source(settings.config)
+
+
+def best_config_text(
+    raw: dict[str, Any], entries: list[TuneField], best: dict[str, float], gap: float
+) -> str:
+    """The tuned scene as YAML: the ``tune:`` section removed, each tuned field at its best value, and a
+    header comment per field (centre of the bounds before, tuned value after)."""
+    data = copy.deepcopy(raw)
+    set_tuned_values(data, best)
+    data.pop("tune", None)
+    lines = [f"# Tuned by simgen tune (best gap {gap:.4f}); tuned fields, untuned (centre) -> tuned:"]
+    for entry in entries:
+        before = entry.config_value(entry.center())
+        after = entry.config_value({**entry.center(), **best})
+        lines.append(f"#   {entry.field}: {_flow(before)} -> {_flow(after)}")
+    return "\n".join(lines) + "\n" + yaml.safe_dump(data, sort_keys=False, width=110)
+
+
+def _flow(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("...").strip()
+
+
+class Tuner:
+    """One tuning run (a context for the study, the reference photos and the trials' scratch folders)."""
+
+    def __init__(self, settings: TuneSettings) -> None:
+        self.settings = settings
+        self.raw = read_raw(settings.config)
+        self.entries = tune_entries(self.raw) or []
+        settings.out.mkdir(parents=True, exist_ok=True)
+        self._real = _real_set(settings)
+        self._check_categories()
+        from simgen.tuning.gap import FeatureNet, reference
+
+        self.net = FeatureNet(settings.device)
+        self.reference = reference(self._real, self.net, size=max(settings.size, 64))
+
+    def _check_categories(self) -> None:
+        from simgen.config import load_config
+
+        names = set(load_config(self.settings.config).category_names())
+        real_names = set(self._real.categories.values())
+        if self._real.num_annotations and not names & real_names:
+            raise SimgenError(
+                f"{self.settings.real}: its categories {sorted(real_names)} share no name with the scene's "
+                f"{sorted(names)}; the gap compares objects by category (rename one side, or tune on "
+                "unlabelled photos)"
+            )
+
+    def parameters(self, trial: Any) -> dict[str, float]:
+        return {
+            name: trial.suggest_float(name, lo, hi, log=entry.log)
+            for entry in self.entries
+            for name, (lo, hi) in entry.bounds()
+        }
+
+    def objective(self, trial: Any) -> float:
+        import optuna
+
+        start = time.perf_counter()
+        params = self.parameters(trial)
+        config = trial_config(self.raw, params, self.settings)
+        folder = self.settings.out / "trials" / f"{trial.number:05d}"
+        half = max(2, self.settings.images // 2)
+        try:
+            first = self._score(config, folder, range(half))
+            trial.report(first.total, step=0)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+            gap = self._score(config, folder, range(self.settings.images))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        for key, value in gap.to_dict().items():
+            if key != "per_metric":
+                trial.set_user_attr(key, value)
+        trial.set_user_attr("seconds", time.perf_counter() - start)
+        return gap.total
+
+    def _score(self, config: Any, folder: Path, indices: range) -> Any:
+        from simgen.build import build_dataset
+        from simgen.tuning.gap import measure_gap
+
+        build_dataset(
+            config,
+            folder,
+            indices=list(indices),
+            workers=self.settings.workers or 1,
+            progress=False,
+            merge=False,
+        )
+        renders = _records_as_set(folder, list(indices), self.settings.images)
+        renders = _boxes_scaled(renders, self.settings.box_scale)
+        return measure_gap(renders, self.reference, self.net, size=max(self.settings.size, 64))
+
+    def run(self) -> dict[str, Any]:
+        import optuna
+        from tqdm import tqdm
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        storage = f"sqlite:///{(self.settings.out / 'study.db').resolve()}"
+        study = optuna.create_study(
+            study_name=STUDY_NAME,
+            storage=storage,
+            load_if_exists=True,
+            direction="minimize",
+            sampler=optuna.samplers.TPESampler(seed=self.settings.seed, n_startup_trials=8),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=6),
+        )
+        if not [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]:
+            study.enqueue_trial(
+                {n: v for e in self.entries for n, v in e.center().items()}
+            )  # the untuned scene
+        done = len(study.trials)
+        bar = tqdm(total=self.settings.trials, initial=0, desc="tune", unit="trial", disable=None)
+
+        def progress(study: Any, trial: Any) -> None:
+            bar.update(1)
+            if study.best_trials:
+                bar.set_postfix(best=f"{study.best_value:.4f}", trial=trial.number)
+            self.write_outputs(study)
+
+        try:
+            study.optimize(
+                self.objective,
+                n_trials=self.settings.trials,
+                timeout=self.settings.budget_s,
+                callbacks=[progress],
+                catch=(),
+            )
+        finally:
+            bar.close()
+        self.write_outputs(study)
+        return {"trials": len(study.trials), "resumed_from": done, "best": study.best_value}
+
+    def write_outputs(self, study: Any) -> None:
+        import optuna
+
+        complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if not complete:
+            return
+        out = self.settings.out
+        names = [n for e in self.entries for n, _ in e.bounds()]
+        columns = ["trial", "state", "gap", "stats", "kid_images", "kid_objects", "seconds", *names]
+        rows = [
+            [
+                t.number,
+                t.state.name.lower(),
+                t.value,
+                *(t.user_attrs.get(k) for k in columns[3:7]),
+                *(t.params.get(n) for n in names),
+            ]
+            for t in study.trials
+        ]
+        partial = out / ".trials.csv.partial"
+        with partial.open("w", newline="") as handle:
+            csv.writer(handle).writerows([columns, *rows])
+        partial.replace(out / "trials.csv")
+        best = study.best_trial
+        text = best_config_text(self.raw, self.entries, best.params, best.value)
+        (out / ".best.yaml.partial").write_text(text)
+        (out / ".best.yaml.partial").replace(out / "best.yaml")
+        _plot(study, out / "gap.png")
+
+
+def _real_set(settings: TuneSettings) -> Any:
+    from simgen.evaluate.datasets import load_coco, split_set
+
+    real = load_coco(settings.real)
+    if settings.real_split is not None:
+        real = split_set(real, settings.real_split)[0]
+    if len(real.images) < 4:
+        raise SimgenError(f"{settings.real}: {len(real.images)} photos are too few to tune on (at least 4)")
+    return real
+
+
+def _records_as_set(folder: Path, indices: list[int], num_images: int) -> Any:
+    """A trial's images as a CocoSet, straight from their records (no merge needed)."""
+    from simgen.build.layout import Layout
+    from simgen.build.records import load_record
+    from simgen.evaluate.datasets import CocoSet
+    from simgen.writers.coco import annotation_entry, image_entry
+
+    layout = Layout(num_images)
+    images, annotations, categories = [], {}, {}
+    for index in indices:
+        record = load_record(folder, index, layout)
+        if record is None:
+            raise SimgenError(f"{folder}: image {index} of the trial was not rendered")
+        images.append(image_entry(record))
+        annotations[record.index] = [
+            annotation_entry(i, record.index, k, False) for k, i in enumerate(record.instances)
+        ]
+        categories |= {i.category_id: i.category for i in record.instances}
+    return CocoSet("renders", folder / "annotations.json", images, annotations, categories, folder)
+
+
+def _boxes_scaled(coco_set: Any, scale: float) -> Any:
+    """The renders' boxes grown by the real set's labelling rule (``simgen eval`` measures it)."""
+    if scale == 1.0:
+        return coco_set
+    from simgen.labels import grow_box
+
+    for image in coco_set.images:
+        for ann in coco_set.annotations.get(image["id"], []):
+            ann["bbox"] = grow_box(ann["bbox"], scale, image["width"], image["height"])
+    return coco_set
+
+
+def _plot(study: Any, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import optuna
+
+    trials = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    numbers = [t.number for t in trials]
+    values = [t.value for t in trials]
+    best = [min(values[: i + 1]) for i in range(len(values))]
+    fig, ax = plt.subplots(figsize=(7, 3.5), dpi=110)
+    ax.scatter(numbers, values, s=12, label="trial gap")
+    ax.step(numbers, best, where="post", color="C3", label="best so far")
+    pruned = [t.number for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    if pruned:
+        ax.scatter(pruned, [max(values)] * len(pruned), marker="x", color="0.6", s=12, label="pruned")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("gap (stats + KID images + KID objects)")
+    ax.legend(frameon=False)
+    ax.set_title(f"simgen tune: {len(trials)} trials complete, {len(pruned)} pruned, best {min(values):.4f}")
+    fig.tight_layout()
+    partial = path.with_name(f".{path.name}.partial.png")
+    fig.savefig(partial)
+    plt.close(fig)
+    partial.replace(path)
+
+
+def tune(settings: TuneSettings) -> dict[str, Any]:
+    if not math.isfinite(settings.budget_s):
+        raise SimgenError("--budget must be finite")
+    return Tuner(settings).run()

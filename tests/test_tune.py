@@ -1,0 +1,195 @@
+"""simgen tune: tunable fields, the gap measure, and a tune that recovers a known shifted field."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from simgen.config import validate_config
+from simgen.config.tunable import TuneField, set_tuned_values
+from simgen.errors import ConfigError, SimgenError
+from simgen.tuning.gap import kid
+
+pytest.importorskip("torch", reason="the gap's feature network needs the eval extra (torch)")
+
+
+def _scene(**extra) -> dict:
+    """Colored cubes on a gray floor, 64 px, with an auto exposure the tuner will be asked to find."""
+    return {
+        "scene": {"name": "tune-test", "seed": 0, "num_images": 12},
+        "render": {"resolution": [64, 64], "samples": 2, "denoise": False, "max_bounces": 1, "threads": 1},
+        "camera": {"location": [0, -3, 3], "look_at": [0, 0, 0], "fov": 45},
+        "lights": [{"type": "sun", "power": 3, "location": [1, -1, 5], "look_at": [0, 0, 0]}],
+        "objects": [
+            {"shape": "plane", "size": 8, "material": {"base_color": [0.4, 0.4, 0.4]}},
+            {
+                "shape": "cube",
+                "category": "cube",
+                "size": 0.5,
+                "count": {"randint": [1, 3]},
+                "placement": {"region": "box", "min": [-1, -1, 0], "max": [1, 1, 0], "rest_on": 0},
+                "material": {"base_color": {"hsv": [{"uniform": [0, 1]}, 0.8, 0.8]}},
+            },
+        ],
+        **extra,
+    }
+
+
+def test_tune_fields_take_their_centres_until_tuned() -> None:
+    raw = _scene(
+        postfx={"auto_exposure": 100.0, "noise": 1.0},
+        tune=[
+            {"field": "postfx.auto_exposure", "value": [80, 220]},
+            {"field": "postfx.noise", "uniform": [[0, 2], [2, 6]]},
+            {"field": "lights[0].power", "loguniform": [[1, 4], [4, 16]]},
+        ],
+    )
+    set_tuned_values(raw)
+    assert raw["postfx"]["auto_exposure"] == 150.0
+    assert raw["postfx"]["noise"] == {"uniform": [1.0, 4.0]}
+    assert raw["lights"][0]["power"] == {"loguniform": [2.0, 8.0]}  # geometric centres
+    set_tuned_values(raw, {"postfx.auto_exposure": 200.0, "postfx.noise:high": 5.0})
+    assert raw["postfx"]["auto_exposure"] == 200.0 and raw["postfx"]["noise"] == {"uniform": [1.0, 5.0]}
+    validate_config(raw)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"field": "postfx.noise"}, "exactly one of uniform, loguniform, value"),
+        ({"field": "postfx.noise", "uniform": [[0, 3], [2, 6]]}, "reach above the high end"),
+        ({"field": "lights[0].power", "loguniform": [[0, 4], [4, 16]]}, "must be positive"),
+        ({"field": "postfx.noise", "value": [5, 1]}, "low <= high"),
+    ],
+)
+def test_bad_tune_entries_are_named(entry: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        validate_config(_scene(postfx={"noise": 1.0}, tune=[entry]))
+    with pytest.raises(ValueError, match=message):
+        TuneField.model_validate(entry)
+
+
+def test_kid_is_near_zero_for_one_distribution_and_large_for_two() -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(200, 64)), rng.normal(size=(200, 64))
+    shifted = rng.normal(0.5, 1.0, size=(200, 64))
+    assert abs(kid(a, b)) < 0.02 < kid(a, shifted)
+
+
+def _build(raw: dict, out: Path, indices: list[int] | None = None) -> Path:
+    from simgen.build import build_dataset
+
+    config = validate_config(raw)
+    build_dataset(config, out, indices=indices, workers=2, progress=False)
+    return out
+
+
+@pytest.mark.blender
+def test_the_gap_is_small_for_the_same_scene_and_large_for_another(blender, tmp_path: Path) -> None:
+    from simgen.evaluate.datasets import load_coco
+    from simgen.tuning.gap import FeatureNet, measure_gap, reference
+
+    net = FeatureNet()
+    dark = _scene(postfx={"auto_exposure": 70.0})
+    other_seed = {**dark, "scene": {**dark["scene"], "seed": 1}}
+    bright = _scene(postfx={"auto_exposure": 210.0})
+    sets = {
+        name: load_coco(_build(raw, tmp_path / name))
+        for name, raw in (("a", dark), ("b", other_seed), ("c", bright))
+    }
+    ref = reference(sets["a"], net, size=64)
+    same, other = measure_gap(sets["b"], ref, net, size=64), measure_gap(sets["c"], ref, net, size=64)
+    assert same.total < 0.5 * other.total, (same.to_dict(), other.to_dict())
+    assert same.per_metric["gray_median"] < 0.5 < other.per_metric["gray_median"]
+    from simgen.cli import main
+
+    main(
+        [
+            "compare",
+            str(tmp_path / "b"),
+            str(tmp_path / "a"),
+            "--size",
+            "64",
+            "--gap",
+            "--out",
+            str(tmp_path / "gap.json"),
+        ]
+    )  # the same measure from the command line
+    reported = json.loads((tmp_path / "gap.json").read_text())["gap"]
+    assert reported["total"] == pytest.approx(same.total, rel=1e-6)
+
+
+@pytest.mark.blender
+def test_tune_recovers_a_shifted_exposure(blender, tmp_path: Path) -> None:
+    """Photos rendered with auto exposure 200; the scene to tune starts at the centre of [80, 220]
+    (150): the tuned value lands within 20 of the truth, and the outputs are written."""
+    from simgen.tuning.tuner import TuneSettings, tune
+
+    real = _build(
+        _scene(postfx={"auto_exposure": 200.0}, scene={"name": "real", "seed": 7, "num_images": 12}),
+        tmp_path / "real",
+    )
+    scene = tmp_path / "scene.yaml"
+    scene.write_text(
+        yaml.safe_dump(
+            _scene(
+                postfx={"auto_exposure": 100.0}, tune=[{"field": "postfx.auto_exposure", "value": [80, 220]}]
+            )
+        )
+    )
+    settings = TuneSettings(
+        config=scene,
+        real=real,
+        out=tmp_path / "tune",
+        trials=14,
+        images=8,
+        size=64,
+        samples=2,
+        workers=2,
+        budget_s=600,
+    )
+    result = tune(settings)
+    assert result["trials"] == 14
+    best = yaml.safe_load((tmp_path / "tune" / "best.yaml").read_text())
+    assert "tune" not in best and abs(best["postfx"]["auto_exposure"] - 200) < 20, best["postfx"]
+    header = (tmp_path / "tune" / "best.yaml").read_text().splitlines()[1]
+    assert header.startswith("#   postfx.auto_exposure: 150.0 ->")
+    rows = list(csv.DictReader((tmp_path / "tune" / "trials.csv").open()))
+    assert len(rows) == 14 and rows[0]["postfx.auto_exposure"] == "150.0"  # trial 0: the untuned scene
+    assert (tmp_path / "tune" / "gap.png").stat().st_size > 1000
+    again = tune(TuneSettings(**{**settings.__dict__, "trials": 2}))  # resumes the same study
+    assert again["resumed_from"] == 14 and again["trials"] == 16
+
+
+def test_tune_refuses_configs_without_a_tune_section_and_unmatched_photos(tmp_path: Path) -> None:
+    from simgen.tuning.tuner import TuneSettings, parse_budget, tune
+
+    scene = tmp_path / "scene.yaml"
+    scene.write_text(yaml.safe_dump(_scene()))
+    with pytest.raises(SimgenError, match="no tune: section"):
+        tune(TuneSettings(config=scene, real=tmp_path, out=tmp_path / "o"))
+    assert parse_budget("45m") == 2700 and parse_budget("1h") == 3600 and parse_budget("90") == 90
+    with pytest.raises(SimgenError, match="--budget"):
+        parse_budget("soon")
+    import cv2
+
+    photos = tmp_path / "photos"
+    (photos / "images").mkdir(parents=True)
+    coco = {"images": [], "annotations": [], "categories": [{"id": 1, "name": "dog"}]}
+    for i in range(4):
+        cv2.imwrite(str(photos / "images" / f"{i}.png"), np.full((32, 32, 3), 100, np.uint8))
+        coco["images"].append({"id": i, "file_name": f"images/{i}.png", "width": 32, "height": 32})
+        coco["annotations"].append(
+            {"id": i + 1, "image_id": i, "category_id": 1, "bbox": [4, 4, 8, 8], "area": 64, "iscrowd": 0}
+        )
+    (photos / "annotations.json").write_text(json.dumps(coco))
+    scene.write_text(
+        yaml.safe_dump(_scene(postfx={"noise": 1.0}, tune=[{"field": "postfx.noise", "value": [0, 2]}]))
+    )
+    with pytest.raises(SimgenError, match=r"share no name with the scene's \['cube'\]"):
+        tune(TuneSettings(config=scene, real=photos, out=tmp_path / "o"))
