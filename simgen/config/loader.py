@@ -140,9 +140,6 @@ def apply_override(raw: dict[str, Any], override: str, source: str | Path = "<co
     if "=" not in override:
         raise ConfigError([f"--set {override!r}: expected key.path=value"], source=source)
     key, value_text = override.split("=", 1)
-    parts = parse_field_path(key)
-    if not parts:
-        raise ConfigError([f"--set {override!r}: empty key path"], source=source)
     try:
         value = load_yaml(value_text) if value_text.strip() else None
     except (YamlProblem, yaml.YAMLError) as exc:
@@ -150,20 +147,7 @@ def apply_override(raw: dict[str, Any], override: str, source: str | Path = "<co
         raise ConfigError(
             [f"--set {override!r}: the value is not valid YAML ({reason})"], source=source
         ) from None
-    node: Any = raw
-    for depth, part in enumerate(parts[:-1]):
-        node = _descend(node, part, parts[: depth + 1], override, source)
-    last = parts[-1]
-    if isinstance(last, int):
-        if not isinstance(node, list) or not -len(node) <= last < len(node):
-            raise ConfigError([f"--set {override!r}: no list item {format_field_path(parts)}"], source=source)
-        node[last] = value
-    elif isinstance(node, dict):
-        node[last] = value
-    else:
-        raise ConfigError(
-            [f"--set {override!r}: {format_field_path(parts[:-1])} is not a mapping"], source=source
-        )
+    set_field(raw, key, value, where=f"--set {override!r}", source=source)
 
 
 def set_field(raw: dict[str, Any], key: str, value: Any, where: str, source: str | Path = "<config>") -> None:
@@ -174,7 +158,7 @@ def set_field(raw: dict[str, Any], key: str, value: Any, where: str, source: str
         raise ConfigError([f"{where}: empty key path"], source=source)
     node: Any = raw
     for depth, part in enumerate(parts[:-1]):
-        node = _descend(node, part, parts[: depth + 1], where, source, flag=False)
+        node = _descend(node, part, parts[: depth + 1], where, source)
     last = parts[-1]
     if isinstance(last, int):
         if not isinstance(node, list) or not -len(node) <= last < len(node):
@@ -186,16 +170,13 @@ def set_field(raw: dict[str, Any], key: str, value: Any, where: str, source: str
         raise ConfigError([f"{where}: {format_field_path(parts[:-1])} is not a mapping"], source=source)
 
 
-def _descend(
-    node: Any, part: str | int, path: list[str | int], override: str, source: str | Path, flag: bool = True
-) -> Any:
-    override = f"--set {override!r}" if flag else override
+def _descend(node: Any, part: str | int, path: list[str | int], where: str, source: str | Path) -> Any:
     if isinstance(part, int):
         if isinstance(node, list) and -len(node) <= part < len(node):
             return node[part]
-        raise ConfigError([f"{override}: no list item {format_field_path(path)}"], source=source)
+        raise ConfigError([f"{where}: no list item {format_field_path(path)}"], source=source)
     if not isinstance(node, dict):
-        raise ConfigError([f"{override}: {format_field_path(path[:-1])} is not a mapping"], source=source)
+        raise ConfigError([f"{where}: {format_field_path(path[:-1])} is not a mapping"], source=source)
     return node.setdefault(part, {})
 
 
