@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 import yaml
 
+from simgen.errors import SimgenError
+from simgen.fileio import read_exr_channels
 from simgen.labels import decode_mask, tight_bbox
 from simgen.writers import coco_data
 from simgen.writers.coco import to_rle
@@ -383,12 +385,9 @@ def _check_box3d(
 
 
 def _read_exr(path: Path) -> dict[str, np.ndarray] | None:
-    import OpenEXR
-
     try:
-        with OpenEXR.File(str(path), separate_channels=True) as exr:
-            return {n: c.pixels for part in exr.parts for n, c in part.channels.items()}
-    except Exception:  # OpenEXR raises assorted errors on damaged files
+        return read_exr_channels(path)
+    except SimgenError:
         return None
 
 

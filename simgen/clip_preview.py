@@ -8,6 +8,7 @@ tracks hold, flow follows the motion and disparity grows towards the camera, fra
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ import numpy as np
 from PIL import Image
 
 from simgen.errors import SimgenError
-from simgen.fileio import read_image
+from simgen.fileio import read_exr_channels, read_image, write_bytes_atomic
+from simgen.flow import read_flow
 from simgen.preview import _label, coco_index, instance_color
 from simgen.writers import coco_data
 
@@ -43,13 +45,6 @@ def value_colors(values: np.ndarray, low: float, high: float) -> np.ndarray:
     rgb = cv2.applyColorMap((scaled * 255).astype(np.uint8), cv2.COLORMAP_VIRIDIS)[..., ::-1].copy()
     rgb[~valid] = 0
     return rgb
-
-
-def _exr(path: Path) -> dict[str, np.ndarray]:
-    import OpenEXR
-
-    with OpenEXR.File(str(path), separate_channels=True) as exr:
-        return {n: np.asarray(c.pixels) for part in exr.parts for n, c in part.channels.items()}
 
 
 def _tracks_panel(image: np.ndarray, anns: list[dict[str, Any]], coco: Any) -> np.ndarray:
@@ -99,8 +94,10 @@ def clip_animation(
     data, _, root = coco_data(dataset)
     coco = coco_index(data)
     frames = _clip_images(data, clip, camera)
-    disparities = [_exr(root / im["disparity_file"])["D"] for im in frames if im.get("disparity_file")]
-    depths = [_exr(root / im["depth_file"])["Z"] for im in frames if im.get("depth_file")]
+    disparities = [
+        read_exr_channels(root / im["disparity_file"])["D"] for im in frames if im.get("disparity_file")
+    ]
+    depths = [read_exr_channels(root / im["depth_file"])["Z"] for im in frames if im.get("depth_file")]
     maps = disparities or depths
     valid = np.concatenate([m[np.isfinite(m) & (m > 0)] for m in maps]) if maps else np.zeros(1)
     low, high = (np.percentile(valid, 1), np.percentile(valid, 99)) if valid.size > 1 else (0.0, 1.0)
@@ -110,8 +107,7 @@ def clip_animation(
         anns = coco.loadAnns(coco.getAnnIds(imgIds=[info["id"]], iscrowd=None))
         panels = [_tracks_panel(image, anns, coco)]
         if info.get("flow_file"):
-            flow = _exr(root / info["flow_file"])
-            panels.append(flow_colors(np.stack([flow["forward.u"], flow["forward.v"]], axis=-1)))
+            panels.append(flow_colors(read_flow(root / info["flow_file"])[0]))
         if maps:
             panels.append(value_colors(maps[k], low, high))
         row = np.concatenate([_fit(p, tile_width) for p in panels], axis=1)
@@ -120,12 +116,9 @@ def clip_animation(
         rows.append(Image.fromarray(row))
     fps = min((data.get("videos") or [{}])[0].get("fps") or 8, 8)  # slow enough to follow by eye
     path = Path(out) if out else root / f"clip{clip:06d}.gif"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    rows[0].save(
-        partial, format="GIF", save_all=True, append_images=rows[1:], duration=int(1000 / fps), loop=0
-    )
-    partial.replace(path)
+    gif = io.BytesIO()
+    rows[0].save(gif, format="GIF", save_all=True, append_images=rows[1:], duration=int(1000 / fps), loop=0)
+    write_bytes_atomic(path, gif.getvalue())
     return path
 
 

@@ -236,6 +236,16 @@ def _exr_scanline_layout(data: bytes) -> tuple[int, int] | None:
     return pos + 1, -(-(y_max - y_min + 1) // lines)
 
 
+def read_exr_channels(path: str | Path) -> dict[str, np.ndarray]:
+    """Every channel of every part of an EXR file, by name; SimgenError naming the file if it does not
+    decode (depth, normals, flow and disparity maps, and Blender's multilayer passes)."""
+    try:
+        with OpenEXR.File(str(path), separate_channels=True) as exr:
+            return {name: channel.pixels for part in exr.parts for name, channel in part.channels.items()}
+    except Exception as exc:  # OpenEXR raises plain exceptions (IndexError, RuntimeError) for broken files
+        raise SimgenError(f"{path}: not a readable EXR file ({exc})") from None
+
+
 def _exr_decodes(path: str | Path) -> bool:
     try:
         with OpenEXR.File(str(path), separate_channels=True) as exr:

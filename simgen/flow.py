@@ -17,10 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import OpenEXR
 
 from simgen.errors import SimgenError
-from simgen.fileio import encode_exr
+from simgen.fileio import encode_exr, read_exr_channels
 
 CHANNELS = ("forward.u", "forward.v", "backward.u", "backward.v")
 
@@ -32,12 +31,11 @@ def encode_flow(flow: np.ndarray) -> bytes:
 
 def read_flow(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """(forward, backward) flow of one image, each H x W x 2 float32 (u, v) in pixels; NaN: no surface."""
-    try:
-        with OpenEXR.File(str(path), separate_channels=True) as exr:
-            channels = {n: c.pixels for part in exr.parts for n, c in part.channels.items()}
-            planes = [np.asarray(channels[name], dtype=np.float32) for name in CHANNELS]
-    except (OSError, RuntimeError, KeyError) as exc:
-        raise SimgenError(f"{path}: not a simgen flow file ({exc})") from None
+    channels = read_exr_channels(path)
+    missing = [name for name in CHANNELS if name not in channels]
+    if missing:
+        raise SimgenError(f"{path}: not a simgen flow file (no channels {', '.join(missing)})")
+    planes = [np.asarray(channels[name], dtype=np.float32) for name in CHANNELS]
     return np.stack(planes[:2], axis=-1), np.stack(planes[2:], axis=-1)
 
 

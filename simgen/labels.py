@@ -79,6 +79,16 @@ class ImageRecord:
     sequence: dict[str, Any] | None = None  # clip, frame, time, frames, fps (sequence: scenes)
     rig: dict[str, Any] | None = None  # camera, name, cameras: [{name, K, world_to_camera}] (rig: scenes)
 
+    @property
+    def clip(self) -> int:
+        """The image's clip (``sequence:``); a still image is a clip of its own, numbered by its index."""
+        return self.sequence["clip"] if self.sequence else self.index
+
+    @property
+    def frame(self) -> int:
+        """The image's frame in its clip (0 for a still image)."""
+        return self.sequence["frame"] if self.sequence else 0
+
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON-ready data; fields of features that are off are left out (no ``null``
         fields in the records of scenes without clips, 3D boxes or rigs)."""

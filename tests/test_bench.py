@@ -13,70 +13,44 @@ from conftest import ROOT
 pytestmark = pytest.mark.blender
 
 
-@pytest.mark.parametrize("scene", ["tabletop.yaml", "randomized.yaml"])
-def test_render_benchmark_writes_ratio(tmp_path: Path, scene: str) -> None:
+TINY = ["--set", "render.resolution=[48,36]", "--set", "render.samples=1", "--set", "render.denoise=false"]
+
+
+def run_bench(script: str, *args: str) -> subprocess.CompletedProcess:
+    """One benchmark script at tiny render settings; fails the test with its stderr if it fails."""
     pytest.importorskip("bpy")
-    out = tmp_path / "render.json"
-    tiny = [
-        "--set",
-        "render.resolution=[48,36]",
-        "--set",
-        "render.samples=1",
-        "--set",
-        "render.denoise=false",
-    ]
     run = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "bench_render.py"),
-            "--config",
-            str(ROOT / "scenes" / scene),
-            "-n",
-            "1",
-            "--rounds",
-            "1",
-            "--out",
-            str(out),
-            *tiny,
-        ],
+        [sys.executable, str(ROOT / "bench" / script), *args, *TINY],
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert run.returncode == 0, run.stderr[-2000:]
+    return run
+
+
+@pytest.mark.parametrize("scene", ["tabletop.yaml", "randomized.yaml"])
+def test_render_benchmark_writes_ratio(tmp_path: Path, scene: str) -> None:
+    out = tmp_path / "render.json"
+    run = run_bench(
+        "bench_render.py",
+        "--config",
+        str(ROOT / "scenes" / scene),
+        "-n",
+        "1",
+        "--rounds",
+        "1",
+        "--out",
+        str(out),
+    )
     result = json.loads(out.read_text())
     assert result["ratio_simgen_over_bare"] > 0 and 0 <= result["outside_render_fraction"] < 10
     assert "ratio" in run.stdout
 
 
 def test_sequence_benchmark_reports_each_variants_share(tmp_path: Path) -> None:
-    pytest.importorskip("bpy")
     out = tmp_path / "sequences.json"
-    tiny = [
-        "--set",
-        "render.resolution=[48,36]",
-        "--set",
-        "render.samples=1",
-        "--set",
-        "render.denoise=false",
-    ]
-    run = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "bench_sequences.py"),
-            "-n",
-            "2",
-            "--rounds",
-            "1",
-            "--out",
-            str(out),
-            *tiny,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
+    run_bench("bench_sequences.py", "-n", "2", "--rounds", "1", "--out", str(out))
     result = json.loads(out.read_text())
     assert set(result["variants"]) == {"base", "flow", "disparity", "blur", "all"}
     assert result["variants"]["flow"]["phase_medians_s"]["label_pass"] > 0  # the flow comes from it

@@ -32,12 +32,12 @@ import bpy  # must come first: bmesh and mathutils are provided by it
 import bmesh
 import cv2
 import numpy as np
-import OpenEXR
 from mathutils import Matrix, Vector
 
 from simgen.backend.result import RenderResult
 from simgen.config.schema import RenderSection
 from simgen.errors import SimgenError
+from simgen.fileio import read_exr_channels
 from simgen.generators import get_generator
 from simgen.geometry import ObjectGeometry
 from simgen.randomizers import REGISTRY
@@ -247,7 +247,7 @@ class BlenderBackend:
         settings.color_depth = "32"
         settings.exr_codec = "NONE"
         bpy.data.images["Render Result"].save_render(str(exr_path), scene=self.scene)
-        channels = _read_exr_channels(exr_path)
+        channels = read_exr_channels(exr_path)
         ids = np.rint(_channel(channels, "Object Index.X")).astype(np.int64)
         known = {0, *(o.instance_id for o in spec.objects)}
         unexpected = set(np.unique(ids).tolist()) - known
@@ -302,11 +302,6 @@ def flow_from_vector_pass(
     flow = np.stack([-z, w, x, -y], axis=-1).astype(np.float32)
     flow[~surface] = np.nan
     return flow
-
-
-def _read_exr_channels(path: Path) -> dict[str, np.ndarray]:
-    with OpenEXR.File(str(path), separate_channels=True) as exr:
-        return {name: channel.pixels for part in exr.parts for name, channel in part.channels.items()}
 
 
 def _channel(channels: dict[str, np.ndarray], suffix: str) -> np.ndarray:

@@ -17,7 +17,8 @@ docs, so a new randomizer is one new file plus its registry line.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
@@ -136,3 +137,14 @@ def revalidate(config: SceneConfig, what: str) -> SceneConfig:
 
     fresh = validate_config(config_to_dict(config), source=f"<{config.scene.name} {what}>")
     return fresh.with_source(config.source)
+
+
+@contextlib.contextmanager
+def linear_keys(bpy: Any) -> Iterator[None]:
+    """New keyframes interpolate linearly inside the block (Blender's default is Bezier)."""
+    edit = bpy.context.preferences.edit
+    saved, edit.keyframe_new_interpolation_type = edit.keyframe_new_interpolation_type, "LINEAR"
+    try:
+        yield
+    finally:
+        edit.keyframe_new_interpolation_type = saved

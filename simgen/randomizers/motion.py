@@ -21,7 +21,7 @@ from pydantic import Field
 
 from simgen.config.base import StrictModel
 from simgen.config.distributions import FloatValue, Vec3Value, ranged
-from simgen.randomizers.base import FrameDraw, Randomizer
+from simgen.randomizers.base import FrameDraw, Randomizer, linear_keys
 from simgen.spec import Vec3
 
 if TYPE_CHECKING:
@@ -91,19 +91,12 @@ class MotionHook:
         scene.render.motion_blur_shutter = 1.0  # one frame = the exposure
         frame = scene.frame_current
         middle = camera.location.copy()
-        preferences = self.ctx.bpy.context.preferences.edit
-        saved, preferences.keyframe_new_interpolation_type = (
-            preferences.keyframe_new_interpolation_type,
-            "LINEAR",
-        )
-        try:
+        with linear_keys(self.ctx.bpy):
             for side in (-0.5, 0.5):
                 camera.location = [
                     m + side * v * motion.shutter for m, v in zip(middle, motion.velocity, strict=True)
                 ]
                 camera.keyframe_insert("location", frame=frame + side)
-        finally:
-            preferences.keyframe_new_interpolation_type = saved
         scene.frame_set(frame)  # evaluates the keys: the camera is back at mid-shutter
 
     def set_enabled(self, spec: FrameSpec, enabled: bool) -> None:

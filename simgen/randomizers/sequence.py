@@ -21,9 +21,7 @@ clip's, so they are the track ids of the clip.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -33,7 +31,7 @@ from pydantic import Field, model_validator
 from simgen.clips import clip_position
 from simgen.config.base import StrictModel
 from simgen.config.distributions import FloatValue, Vec3Value, ranged
-from simgen.randomizers.base import FrameDraw, Randomizer
+from simgen.randomizers.base import FrameDraw, Randomizer, linear_keys
 from simgen.spec import Vec3
 
 if TYPE_CHECKING:
@@ -356,14 +354,3 @@ def _key_object(obj: Any, before: Pose, now: Pose, after: Pose) -> None:
         obj.rotation_euler = [math.radians(a) for a in rotation]
         obj.keyframe_insert("location", frame=frame)
         obj.keyframe_insert("rotation_euler", frame=frame)
-
-
-@contextlib.contextmanager
-def linear_keys(bpy: Any) -> Iterator[None]:
-    """New keyframes interpolate linearly inside the block (Blender's default is Bezier)."""
-    edit = bpy.context.preferences.edit
-    saved, edit.keyframe_new_interpolation_type = edit.keyframe_new_interpolation_type, "LINEAR"
-    try:
-        yield
-    finally:
-        edit.keyframe_new_interpolation_type = saved

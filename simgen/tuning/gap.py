@@ -180,11 +180,22 @@ def compare_gap(
 ) -> dict[str, Any]:
     """``simgen compare --gap``: the gap of set ``first`` against ``second`` (its training part)."""
     from simgen.evaluate.datasets import load_coco, split_set
-    from simgen.tuning.tuner import _boxes_scaled
 
     reference_set = load_coco(second)
     if second_split is not None:
         reference_set = split_set(reference_set, second_split)[0]
     net = FeatureNet()
-    renders = _boxes_scaled(load_coco(first), box_scale)
+    renders = boxes_scaled(load_coco(first), box_scale)
     return measure_gap(renders, reference(reference_set, net, size), net, size).to_dict()
+
+
+def boxes_scaled(coco_set: Any, scale: float) -> Any:
+    """The renders' boxes grown by the real set's labelling rule (``simgen eval`` measures it)."""
+    if scale == 1.0:
+        return coco_set
+    from simgen.labels import grow_box
+
+    for image in coco_set.images:
+        for ann in coco_set.annotations.get(image["id"], []):
+            ann["bbox"] = grow_box(ann["bbox"], scale, image["width"], image["height"])
+    return coco_set

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import io
 import math
 import shutil
 import time
@@ -26,6 +27,7 @@ import yaml
 
 from simgen.config.tunable import TuneField, set_tuned_values, tune_entries
 from simgen.errors import SimgenError
+from simgen.fileio import write_bytes_atomic, write_text_atomic
 
 STUDY_NAME = "simgen-tune"
 
@@ -60,18 +62,19 @@ def parse_budget(text: str) -> float:
     return value
 
 
-def read_raw(path: Path) -> dict[str, Any]:
-    """The config file as a raw dict, checked: it validates, and it has a ``tune:`` section."""
+def read_raw(path: Path) -> tuple[dict[str, Any], Any]:
+    """The config file as a raw dict and as the validated (untuned) SceneConfig; it must have a
+    ``tune:`` section."""
     from simgen.config import load_config
     from simgen.config.yamlsafe import load_yaml, read_config_text
 
-    load_config(path)  # every problem of the file is reported here, naming it
+    config = load_config(path)  # every problem of the file is reported here, naming it
     raw = load_yaml(read_config_text(path))
     if not tune_entries(raw):
         raise SimgenError(
             f"{path}: no tune: section; list the fields to tune and their bounds (docs/tune.md)"
         )
-    return raw
+    return raw, config
 
 
 def trial_config(raw: dict[str, Any], parameters: dict[str, float], settings: TuneSettings) -> Any:
@@ -116,20 +119,17 @@ class Tuner:
 
     def __init__(self, settings: TuneSettings) -> None:
         self.settings = settings
-        self.raw = read_raw(settings.config)
+        self.raw, untuned = read_raw(settings.config)
         self.entries = tune_entries(self.raw) or []
         settings.out.mkdir(parents=True, exist_ok=True)
         self._real = _real_set(settings)
-        self._check_categories()
+        self._check_categories(set(untuned.category_names()))
         from simgen.tuning.gap import FeatureNet, reference
 
         self.net = FeatureNet(settings.device)
         self.reference = reference(self._real, self.net, size=max(settings.size, 64))
 
-    def _check_categories(self) -> None:
-        from simgen.config import load_config
-
-        names = set(load_config(self.settings.config).category_names())
+    def _check_categories(self, names: set[str]) -> None:
         real_names = set(self._real.categories.values())
         if self._real.num_annotations and not names & real_names:
             raise SimgenError(
@@ -169,7 +169,7 @@ class Tuner:
 
     def _score(self, config: Any, folder: Path, indices: range) -> Any:
         from simgen.build import build_dataset
-        from simgen.tuning.gap import measure_gap
+        from simgen.tuning.gap import boxes_scaled, measure_gap
 
         build_dataset(
             config,
@@ -180,7 +180,7 @@ class Tuner:
             merge=False,
         )
         renders = _records_as_set(folder, list(indices), self.settings.images)
-        renders = _boxes_scaled(renders, self.settings.box_scale)
+        renders = boxes_scaled(renders, self.settings.box_scale)
         return measure_gap(renders, self.reference, self.net, size=max(self.settings.size, 64))
 
     def run(self) -> dict[str, Any]:
@@ -242,14 +242,12 @@ class Tuner:
             ]
             for t in study.trials
         ]
-        partial = out / ".trials.csv.partial"
-        with partial.open("w", newline="") as handle:
-            csv.writer(handle).writerows([columns, *rows])
-        partial.replace(out / "trials.csv")
+        table = io.StringIO(newline="")
+        csv.writer(table).writerows([columns, *rows])
+        write_text_atomic(out / "trials.csv", table.getvalue())
         best = study.best_trial
         text = best_config_text(self.raw, self.entries, best.params, best.value)
-        (out / ".best.yaml.partial").write_text(text)
-        (out / ".best.yaml.partial").replace(out / "best.yaml")
+        write_text_atomic(out / "best.yaml", text)
         _plot(study, out / "gap.png")
 
 
@@ -285,18 +283,6 @@ def _records_as_set(folder: Path, indices: list[int], num_images: int) -> Any:
     return CocoSet("renders", folder / "annotations.json", images, annotations, categories, folder)
 
 
-def _boxes_scaled(coco_set: Any, scale: float) -> Any:
-    """The renders' boxes grown by the real set's labelling rule (``simgen eval`` measures it)."""
-    if scale == 1.0:
-        return coco_set
-    from simgen.labels import grow_box
-
-    for image in coco_set.images:
-        for ann in coco_set.annotations.get(image["id"], []):
-            ann["bbox"] = grow_box(ann["bbox"], scale, image["width"], image["height"])
-    return coco_set
-
-
 def _plot(study: Any, path: Path) -> None:
     import matplotlib
 
@@ -319,10 +305,10 @@ def _plot(study: Any, path: Path) -> None:
     ax.legend(frameon=False)
     ax.set_title(f"simgen tune: {len(trials)} trials complete, {len(pruned)} pruned, best {min(values):.4f}")
     fig.tight_layout()
-    partial = path.with_name(f".{path.name}.partial.png")
-    fig.savefig(partial)
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
     plt.close(fig)
-    partial.replace(path)
+    write_bytes_atomic(path, png.getvalue())
 
 
 def tune(settings: TuneSettings) -> dict[str, Any]:

@@ -139,20 +139,14 @@ def image_entry(record: ImageRecord) -> dict[str, Any]:
 
 def video_fields(record: ImageRecord) -> dict[str, Any]:
     """TAO / YouTube-VIS style fields of a clip image: one video per clip and camera."""
-    clip = record.sequence["clip"] if record.sequence else record.index
     cameras = len(record.rig["cameras"]) if record.rig else 1
     camera = record.rig["camera"] if record.rig else 0
-    return {
-        "video_id": clip * cameras + camera,
-        "frame_id": record.sequence["frame"] if record.sequence else 0,
-        "clip_id": clip,
-    }
+    return {"video_id": record.clip * cameras + camera, "frame_id": record.frame, "clip_id": record.clip}
 
 
 def track_id(record: ImageRecord, inst: InstanceLabel) -> int:
     """One id per object over its clip, the same in every frame and every camera."""
-    clip = record.sequence["clip"] if record.sequence else record.index
-    return clip * TRACK_STRIDE + inst.instance_id
+    return record.clip * TRACK_STRIDE + inst.instance_id
 
 
 def annotation_entry(

@@ -23,13 +23,12 @@ from simgen.writers.base import LabelSet, WriteOptions, Writer, by_index, staged
 
 
 def sequence_name(record: ImageRecord) -> str:
-    clip = record.sequence["clip"] if record.sequence else record.index
     camera = record.rig["name"] if record.rig else "camera"
-    return f"clip{clip:06d}-{camera}"
+    return f"clip{record.clip:06d}-{camera}"
 
 
 def gt_lines(record: ImageRecord) -> Iterable[str]:
-    frame = (record.sequence["frame"] if record.sequence else 0) + 1
+    frame = record.frame + 1
     for inst in record.instances:
         x, y, w, h = inst.bbox
         visibility = 1.0 if inst.visibility is None else inst.visibility
@@ -58,7 +57,7 @@ class MotWriter(Writer):
             for record in by_index(labels.records):
                 name = sequence_name(record)
                 first.setdefault(name, record)
-                frame = (record.sequence["frame"] if record.sequence else 0) + 1
+                frame = record.frame + 1
                 suffix = Path(record.file_name).suffix
                 link_image(labels.root / record.file_name, staging / name / "img1" / f"{frame:06d}{suffix}")
                 lines.setdefault(name, []).extend(gt_lines(record))
