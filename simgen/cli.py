@@ -9,7 +9,7 @@ from pathlib import Path
 
 from simgen import __version__
 from simgen.errors import SimgenError, report_errors
-from simgen.label_commands import add_label_commands, audit_after_render, positive_int
+from simgen.label_commands import add_label_commands, audit_after_render, non_negative_int, positive_int
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,14 +113,31 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--out", required=True, help="folder for the study, trials.csv, best.yaml, gap.png")
     tune.add_argument("--real-split", type=float, help="use only the training part, split as simgen eval")
     tune.add_argument("--budget", default="45m", help="wall-clock limit, e.g. 45m, 1h, 600s (default 45m)")
-    tune.add_argument("--trials", type=positive_int, help="stop after this many trials (also)")
+    tune.add_argument(
+        "--trials", type=non_negative_int, help="stop after this many trials (also; 0: only the final stage)"
+    )
     tune.add_argument("--images", type=positive_int, default=24, help="images rendered per trial (24)")
     tune.add_argument("--size", type=positive_int, default=192, help="trial render width in px (192)")
     tune.add_argument("--samples", type=positive_int, default=4, help="Cycles samples per trial image (4)")
     tune.add_argument("--box-scale", type=float, default=1.0, help="grow render boxes by the photos' rule")
     tune.add_argument("--workers", type=int, default=0, help="render processes (default: CPU cores)")
     tune.add_argument("--seed", type=int, default=0, help="the sampler's seed")
-    tune.add_argument("--device", default="cpu", help="feature network device (cpu, cuda)")
+    tune.add_argument("--device", default="cpu", help="feature network and probe device (cpu, cuda)")
+    final = tune.add_argument_group(
+        "final stage",
+        "after the search, train a short detector on renders of the untuned trial and of the K best trials "
+        "by gap, score each by AP50 on the same photos, and write the best by AP as best.yaml (final.csv)",
+    )
+    final.add_argument(
+        "--final", type=non_negative_int, default=0, metavar="K", help="probe the K best trials (0: off)"
+    )
+    final.add_argument("--final-images", type=positive_int, default=64, help="images per probe (64)")
+    final.add_argument(
+        "--final-size", type=positive_int, default=320, help="probe render and detector px (320)"
+    )
+    final.add_argument(
+        "--final-iters", type=positive_int, default=150, help="probe training iterations (150)"
+    )
     tune.set_defaults(func=cmd_tune)
 
     preview = sub.add_parser("preview", help="contact sheet PNG: images with masks, boxes and names")
@@ -344,9 +361,18 @@ def cmd_tune(args: argparse.Namespace) -> int:
         box_scale=args.box_scale,
         workers=args.workers or (os.cpu_count() or 1),
         device=args.device,
+        final=args.final,
+        final_images=args.final_images,
+        final_size=args.final_size,
+        final_iters=args.final_iters,
     )
     result = tune(settings)
     print(f"{settings.out}: {result['trials']} trials, best gap {result['best']:.4f}")
+    if "picked" in result:
+        picked = result["picked"]
+        print(
+            f"final stage: trial {picked['trial']} has the best probe AP50 {picked['AP50']:.3f} (final.csv)"
+        )
     print(f"best config: {settings.out / 'best.yaml'}")
     return 0
 

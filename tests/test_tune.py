@@ -164,6 +164,59 @@ def test_tune_recovers_a_shifted_exposure(blender, tmp_path: Path) -> None:
     assert (tmp_path / "tune" / "gap.png").stat().st_size > 1000
     again = tune(TuneSettings(**{**settings.__dict__, "trials": 2}))  # resumes the same study
     assert again["resumed_from"] == 14 and again["trials"] == 16
+    _check_final_stage(settings, tmp_path / "tune")
+
+
+def _check_final_stage(settings, out: Path) -> None:
+    """``--trials 0 --final 2`` on the finished study: the untuned trial and the two best by gap are
+    probed with a short detector, best.yaml is the best of them by probe AP50, and a rerun reuses them."""
+    import dataclasses
+
+    import simgen.tuning.probe
+    from simgen.tuning.tuner import tune
+
+    gaps = {int(r["trial"]): float(r["gap"]) for r in csv.DictReader((out / "trials.csv").open()) if r["gap"]}
+    final = dataclasses.replace(settings, trials=0, final=2, final_images=8, final_size=64, final_iters=8)
+    result = tune(final)
+    rows = list(csv.DictReader((out / "final.csv").open()))
+    expected = [0, *(t for t in sorted(gaps, key=gaps.get)[:2] if t != 0)]
+    assert [int(r["trial"]) for r in rows] == sorted(expected)
+    assert all(0.0 <= float(r["AP50"]) <= 1.0 for r in rows)
+    picked = max(rows, key=lambda r: (float(r["AP50"]), -float(r["gap"])))
+    assert result["picked"]["trial"] == int(picked["trial"])
+    header = (out / "best.yaml").read_text().splitlines()[0]
+    assert f"trial {picked['trial']}: best probe AP50" in header, header
+
+    def no_more_probes(*args, **kwargs):
+        raise AssertionError("a finished probe was run again")
+
+    original, simgen.tuning.probe.probe = simgen.tuning.probe.probe, no_more_probes
+    try:
+        assert tune(final)["picked"] == result["picked"]  # resumed: every candidate's probe is stored
+    finally:
+        simgen.tuning.probe.probe = original
+
+
+def test_spearman_of_the_gap_study_has_known_answers() -> None:
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("bench_gap_vs_ap", ROOT / "bench" / "bench_gap_vs_ap.py")
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    assert study.ranks([3, 1, 2, 2]).tolist() == [3.0, 0.0, 1.5, 1.5]
+    assert study.spearman([1, 2, 3, 4], [10, 20, 30, 45]) == pytest.approx(1.0)
+    assert study.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert study.spearman([1, 2], [2, 1]) is None and study.spearman([1, 1, 1], [1, 2, 3]) is None
+    rows = [  # AP falls as the total gap grows; the stats part ranks them the other way
+        {"AP50": 0.9, "gap": {"total": 1.0, "stats": 0.5}, "per_metric": {"gray_median": 0.1, "x": 0.2}},
+        {"AP50": 0.6, "gap": {"total": 2.0, "stats": 0.3}, "per_metric": {"gray_median": 0.2}},
+        {"AP50": 0.3, "gap": {"total": 3.0, "stats": 0.1}, "per_metric": {"gray_median": 0.3}},
+    ]
+    corr = study.correlations(rows)
+    assert corr["total"] == pytest.approx(1.0) and corr["stats"] == pytest.approx(-1.0)
+    assert corr["figure:gray_median"] == pytest.approx(1.0) and "figure:x" not in corr
 
 
 def test_tune_refuses_configs_without_a_tune_section_and_unmatched_photos(tmp_path: Path) -> None:

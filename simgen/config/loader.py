@@ -33,6 +33,19 @@ def load_config(path: str | Path, overrides: list[str] | None = None, dry_run: b
     """Read, override and validate a scene config, check every asset file, and (``dry_run``) draw the
     first frames without Blender (``simgen.validation``): whatever render would reject at its start."""
     path = Path(path)
+    raw, text = read_raw_config(path, overrides)
+    config = validate_config(raw, source=path, yaml_text=text).with_source(path)
+    resolve_asset_paths(config, base_dir=path.parent, source=path)
+    if dry_run:
+        from simgen.validation import check_frames
+
+        check_frames(config)
+    return config
+
+
+def read_raw_config(path: Path, overrides: list[str] | None = None) -> tuple[dict[str, Any], str]:
+    """The config file as a raw dict (tuned fields at their centres, ``--set`` overrides applied, not yet
+    validated) and its text; a file that is missing or not a YAML mapping is a ``ConfigError``."""
     if not path.is_file():
         what = "is a folder, not a config file" if path.is_dir() else "file not found"
         raise ConfigError([f"{what}: {path}"], source=path)
@@ -52,13 +65,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None, dry_run: b
     set_tuned_values(raw, source=path)  # tunable fields at their bounds' centres; --set may override
     for override in overrides or []:
         apply_override(raw, override, source=path)
-    config = validate_config(raw, source=path, yaml_text=text).with_source(path)
-    resolve_asset_paths(config, base_dir=path.parent, source=path)
-    if dry_run:
-        from simgen.validation import check_frames
-
-        check_frames(config)
-    return config
+    return raw, text
 
 
 def config_payload(config: SceneConfig) -> dict[str, Any]:

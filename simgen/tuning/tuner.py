@@ -47,6 +47,10 @@ class TuneSettings:
     box_scale: float = 1.0
     workers: int = 0
     device: str = "cpu"
+    final: int = 0  # probe this many best trials (and the untuned one) with a short detector, pick by AP
+    final_images: int = 64
+    final_size: int = 320
+    final_iters: int = 150
 
 
 def parse_budget(text: str) -> float:
@@ -79,30 +83,21 @@ def read_raw(path: Path) -> tuple[dict[str, Any], Any]:
 
 def trial_config(raw: dict[str, Any], parameters: dict[str, float], settings: TuneSettings) -> Any:
     """The scene at ``parameters``, shrunk to the trial's render size, as a validated SceneConfig."""
-    from simgen.config.loader import validate_config
+    from simgen.tuning.probe import shrunk
 
     data = copy.deepcopy(raw)
     set_tuned_values(data, parameters)
-    width, height = (data.get("render") or {}).get("resolution", (320, 240))
-    render = data.setdefault("render", {})
-    render["resolution"] = [settings.size, max(8, round(settings.size * height / width))]
-    render["samples"] = settings.samples
-    render.pop("output_size", None)
-    data.setdefault("scene", {})["num_images"] = settings.images
-    data["outputs"] = {**(data.get("outputs") or {}), "formats": [], "depth": False, "normals": False}
-    config = validate_config(data, source=settings.config)
-    return config.with_source(settings.config)
+    return shrunk(data, settings.size, settings.samples, settings.images, settings.config)
 
 
-def best_config_text(
-    raw: dict[str, Any], entries: list[TuneField], best: dict[str, float], gap: float
-) -> str:
+def best_config_text(raw: dict[str, Any], entries: list[TuneField], best: dict[str, float], why: str) -> str:
     """The tuned scene as YAML: the ``tune:`` section removed, each tuned field at its best value, and a
-    header comment per field (centre of the bounds before, tuned value after)."""
+    header comment per field (centre of the bounds before, tuned value after). ``why`` says how the
+    values were chosen (best gap, or best probe AP)."""
     data = copy.deepcopy(raw)
     set_tuned_values(data, best)
     data.pop("tune", None)
-    lines = [f"# Tuned by simgen tune (best gap {gap:.4f}); tuned fields, untuned (centre) -> tuned:"]
+    lines = [f"# Tuned by simgen tune ({why}); tuned fields, untuned (centre) -> tuned:"]
     for entry in entries:
         before = entry.config_value(entry.center())
         after = entry.config_value({**entry.center(), **best})
@@ -168,18 +163,10 @@ class Tuner:
         return gap.total
 
     def _score(self, config: Any, folder: Path, indices: range) -> Any:
-        from simgen.build import build_dataset
         from simgen.tuning.gap import boxes_scaled, measure_gap
+        from simgen.tuning.probe import render_set
 
-        build_dataset(
-            config,
-            folder,
-            indices=list(indices),
-            workers=self.settings.workers or 1,
-            progress=False,
-            merge=False,
-        )
-        renders = _records_as_set(folder, list(indices), self.settings.images)
+        renders = render_set(config, folder, list(indices), self.settings.workers or 1)
         renders = boxes_scaled(renders, self.settings.box_scale)
         return measure_gap(renders, self.reference, self.net, size=max(self.settings.size, 64))
 
@@ -220,8 +207,50 @@ class Tuner:
             )
         finally:
             bar.close()
+        if self.settings.final:
+            self.final_stage(study)
         self.write_outputs(study)
-        return {"trials": len(study.trials), "resumed_from": done, "best": study.best_value}
+        result = {"trials": len(study.trials), "resumed_from": done, "best": study.best_value}
+        picked = best_probe(study, self.probe_key())
+        if picked is not None:
+            result["picked"] = picked
+        return result
+
+    def probe_settings(self) -> Any:
+        from simgen.tuning.probe import ProbeSettings
+
+        s = self.settings
+        return ProbeSettings(
+            s.final_images, s.final_size, s.samples, s.final_iters, s.box_scale, s.workers or 1, s.device
+        )
+
+    def probe_key(self) -> dict[str, Any]:
+        """What makes two probes comparable (stored with each; a probe with other settings is redone)."""
+        import dataclasses
+
+        return dataclasses.asdict(self.probe_settings()) | {"keep": None, "workers": None, "device": None}
+
+    def final_stage(self, study: Any) -> None:
+        """Train a short detector on renders of the untuned trial and of the ``final`` best trials by gap,
+        score each on the tuner's photos (probe AP, stored in the study so a rerun skips done ones)."""
+        from tqdm import tqdm
+
+        from simgen.tuning.probe import probe, shrunk
+
+        settings, key = self.probe_settings(), self.probe_key()
+        candidates = final_candidates(study, self.settings.final)
+        for trial in tqdm(candidates, desc="final", unit="probe", disable=None):
+            stored = study.user_attrs.get(f"probe:{trial.number}")
+            if stored and stored.get("settings") == key:
+                continue
+            data = copy.deepcopy(self.raw)
+            set_tuned_values(data, trial.params)
+            config = shrunk(data, settings.size, settings.samples, settings.images, self.settings.config)
+            folder = self.settings.out / "final" / f"{trial.number:05d}"
+            scores = probe(config, self._real, folder, settings)
+            record = {"trial": trial.number, "gap": trial.value, "AP50": scores["AP50"], "AP": scores["AP"]}
+            study.set_user_attr(f"probe:{trial.number}", {**record, "settings": key})
+            self.write_outputs(study)
 
     def write_outputs(self, study: Any) -> None:
         import optuna
@@ -242,13 +271,49 @@ class Tuner:
             ]
             for t in study.trials
         ]
-        table = io.StringIO(newline="")
-        csv.writer(table).writerows([columns, *rows])
-        write_text_atomic(out / "trials.csv", table.getvalue())
-        best = study.best_trial
-        text = best_config_text(self.raw, self.entries, best.params, best.value)
-        write_text_atomic(out / "best.yaml", text)
+        write_text_atomic(out / "trials.csv", _table(columns, rows))
+        picked = best_probe(study, self.probe_key())
+        if picked is None:
+            best, why = study.best_trial, f"best gap {study.best_value:.4f}"
+        else:
+            best = study.trials[picked["trial"]]
+            why = (
+                f"trial {picked['trial']}: best probe AP50 {picked['AP50']:.3f} on the tuner's photos over "
+                f"{len(probes(study, self.probe_key()))} probed trials, gap {picked['gap']:.4f}"
+            )
+            table = _table(["trial", "gap", "AP50", "AP"], probes(study, self.probe_key()))
+            write_text_atomic(out / "final.csv", table)
+        write_text_atomic(out / "best.yaml", best_config_text(self.raw, self.entries, best.params, why))
         _plot(study, out / "gap.png")
+
+
+def final_candidates(study: Any, count: int) -> list[Any]:
+    """Trial 0 (the untuned scene) and the ``count`` complete trials with the lowest gap."""
+    import optuna
+
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    ranked = sorted(complete, key=lambda t: t.value)[:count]
+    untuned = [t for t in complete if t.number == 0]
+    return untuned + [t for t in ranked if t.number != 0]
+
+
+def probes(study: Any, key: dict[str, Any]) -> list[dict[str, Any]]:
+    """The final stage's probe results made with the settings ``key``, by trial number."""
+    found = [v for k, v in study.user_attrs.items() if k.startswith("probe:") and v.get("settings") == key]
+    return sorted(found, key=lambda r: r["trial"])
+
+
+def best_probe(study: Any, key: dict[str, Any]) -> dict[str, Any] | None:
+    """The probed trial with the highest AP50 (ties: lower gap), or None before the final stage."""
+    found = probes(study, key)
+    return max(found, key=lambda r: (r["AP50"], -r["gap"])) if found else None
+
+
+def _table(columns: list[str], rows: list[Any]) -> str:
+    table = io.StringIO(newline="")
+    rows = [[r.get(c) for c in columns] if isinstance(r, dict) else r for r in rows]
+    csv.writer(table).writerows([columns, *rows])
+    return table.getvalue()
 
 
 def _real_set(settings: TuneSettings) -> Any:
@@ -260,27 +325,6 @@ def _real_set(settings: TuneSettings) -> Any:
     if len(real.images) < 4:
         raise SimgenError(f"{settings.real}: {len(real.images)} photos are too few to tune on (at least 4)")
     return real
-
-
-def _records_as_set(folder: Path, indices: list[int], num_images: int) -> Any:
-    """A trial's images as a CocoSet, straight from their records (no merge needed)."""
-    from simgen.build.layout import Layout
-    from simgen.build.records import load_record
-    from simgen.evaluate.datasets import CocoSet
-    from simgen.writers.coco import annotation_entry, image_entry
-
-    layout = Layout(num_images)
-    images, annotations, categories = [], {}, {}
-    for index in indices:
-        record = load_record(folder, index, layout)
-        if record is None:
-            raise SimgenError(f"{folder}: image {index} of the trial was not rendered")
-        images.append(image_entry(record))
-        annotations[record.index] = [
-            annotation_entry(i, record.index, k, False) for k, i in enumerate(record.instances)
-        ]
-        categories |= {i.category_id: i.category for i in record.instances}
-    return CocoSet("renders", folder / "annotations.json", images, annotations, categories, folder)
 
 
 def _plot(study: Any, path: Path) -> None:
