@@ -18,8 +18,9 @@ Study file (paths relative to the repository root)::
       - {name: untuned, config: scenes/dice_untuned.yaml}
       - {name: dark, config: scenes/dice_untuned.yaml, set: ["postfx.auto_exposure={uniform: [50, 80]}"]}
 
-Writes OUT/gap_vs_ap.json (per config: gap parts, figures, AP, AP50, seconds; the correlations) and
-OUT/gap_vs_ap.png; a rerun reuses the configs already in the JSON (same settings), so it resumes.
+Writes OUT/gap_vs_ap.json (per config: gap parts, figures, AP, AP50, seconds; the correlations),
+OUT/gap_vs_ap.md (the table) and OUT/gap_vs_ap.png; a rerun reuses the configs already in the JSON
+(same settings), so it resumes.
 """
 
 from __future__ import annotations
@@ -112,6 +113,28 @@ def measure(entry: dict[str, Any], study: dict[str, Any], args: argparse.Namespa
     }
 
 
+def markdown(rows: list[dict[str, Any]], corr: dict[str, Any]) -> str:
+    """The study as a Markdown table (for docs/tune.md) and the Spearman line of each gap part."""
+    lines = [
+        "| config | gap | stats | KID images | KID objects | probe AP50 | probe AP |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        g = r["gap"]
+        kid_objects = "–" if g["kid_objects"] is None else f"{g['kid_objects']:.3f}"
+        lines.append(
+            f"| {r['name']} | {g['total']:.3f} | {g['stats']:.3f} | {g['kid_images']:.3f} | {kid_objects} "
+            f"| {r['AP50']:.3f} | {r['AP']:.3f} |"
+        )
+    parts = [f"{k} {v:+.2f}" for k, v in corr.items() if not k.startswith("figure:") and v is not None]
+    return (
+        "\n".join(lines)
+        + f"\n\nSpearman(probe AP50, -part) over {len(rows)} configs: "
+        + ", ".join(parts)
+        + "\n"
+    )
+
+
 def plot(rows: list[dict[str, Any]], corr: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -175,6 +198,7 @@ def main() -> int:
         payload = {"settings": key, "study": str(args.study), "photos": len(real.images)}
         result_path.write_text(json.dumps({**payload, "configs": rows, "spearman": corr}, indent=2))
     plot(rows, corr, args.out / "gap_vs_ap.png")
+    (args.out / "gap_vs_ap.md").write_text(markdown(rows, corr))
     print("Spearman(AP50, -gap part) over", len(rows), "configs:")
     for name, rho in sorted(corr.items(), key=lambda kv: -abs(kv[1] or 0)):
         print(f"  {name:>40}: {'n/a' if rho is None else f'{rho:+.2f}'}")

@@ -219,6 +219,51 @@ def test_spearman_of_the_gap_study_has_known_answers() -> None:
     assert corr["figure:gray_median"] == pytest.approx(1.0) and "figure:x" not in corr
 
 
+@pytest.mark.blender
+def test_gap_study_runs_end_to_end_and_resumes(blender, tmp_path: Path) -> None:
+    """bench_gap_vs_ap.py on photos rendered from the cube scene: two configs measured (gap parts,
+    probe AP50, Spearman), the JSON and plot written, and a rerun reuses both rows."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    photos = _build(_scene(postfx={"auto_exposure": 150.0}), tmp_path / "photos")
+    for name, exposure in (("same", 150.0), ("dark", 60.0)):
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(_scene(postfx={"auto_exposure": exposure})))
+    study = {
+        "real": str(photos),
+        "configs": [{"name": n, "config": str(tmp_path / f"{n}.yaml")} for n in ("same", "dark")],
+    }
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(study))
+    command = [sys.executable, str(ROOT / "bench" / "bench_gap_vs_ap.py"), str(tmp_path / "study.yaml")]
+    command += ["--out", str(tmp_path / "out"), "--images", "6", "--size", "64", "--iters", "4"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads((tmp_path / "out" / "gap_vs_ap.json").read_text())
+    rows = {r["name"]: r for r in result["configs"]}
+    assert rows["same"]["gap"]["total"] < rows["dark"]["gap"]["total"]
+    assert all(0 <= r["AP50"] <= 1 for r in rows.values()) and "total" in result["spearman"]
+    assert (tmp_path / "out" / "gap_vs_ap.png").stat().st_size > 1000
+    assert "| same |" in (tmp_path / "out" / "gap_vs_ap.md").read_text()
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "training" not in again.stdout  # both rows reused
+
+
+def test_boxes_scaled_grows_a_copy_and_leaves_the_renders_alone(tmp_path: Path) -> None:
+    """The gap grows the renders' boxes by the photos' rule; the renders a probe then trains on (with the
+    same rule as --synthetic-box-scale) must keep their tight boxes, or the rule is applied twice."""
+    from simgen.evaluate.datasets import CocoSet
+    from simgen.tuning.gap import boxes_scaled
+
+    images = [{"id": 1, "file_name": "a.png", "width": 100, "height": 100}]
+    renders = CocoSet("r", tmp_path / "a.json", images, {1: [{"id": 1, "bbox": [40, 40, 10, 20]}]}, {1: "c"})
+    grown = boxes_scaled(renders, 1.5)
+    assert grown.annotations[1][0]["bbox"] == pytest.approx([37.5, 35.0, 15.0, 30.0])
+    assert renders.annotations[1][0]["bbox"] == [40, 40, 10, 20]
+    assert boxes_scaled(renders, 1.0) is renders
+
+
 def test_tune_refuses_configs_without_a_tune_section_and_unmatched_photos(tmp_path: Path) -> None:
     from simgen.tuning.tuner import TuneSettings, parse_budget, tune
 

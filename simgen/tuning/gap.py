@@ -190,12 +190,31 @@ def compare_gap(
 
 
 def boxes_scaled(coco_set: Any, scale: float) -> Any:
-    """The renders' boxes grown by the real set's labelling rule (``simgen eval`` measures it)."""
+    """A copy of the renders with their boxes grown by the real set's labelling rule (``simgen eval``
+    measures it); the set given is left as it is, so the same renders can still be trained on with
+    ``--synthetic-box-scale`` (growing them twice would be a silently wrong training set)."""
     if scale == 1.0:
         return coco_set
     from simgen.labels import grow_box
 
-    for image in coco_set.images:
-        for ann in coco_set.annotations.get(image["id"], []):
-            ann["bbox"] = grow_box(ann["bbox"], scale, image["width"], image["height"])
-    return coco_set
+    by_image = {im["id"]: im for im in coco_set.images}
+    grown = {
+        image_id: [
+            {
+                **ann,
+                "bbox": grow_box(
+                    ann["bbox"], scale, by_image[image_id]["width"], by_image[image_id]["height"]
+                ),
+            }
+            for ann in anns
+        ]
+        for image_id, anns in coco_set.annotations.items()
+    }
+    return CocoSet(
+        coco_set.name,
+        coco_set.json_path,
+        list(coco_set.images),
+        grown,
+        dict(coco_set.categories),
+        coco_set.root_dir,
+    )
