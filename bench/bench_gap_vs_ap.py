@@ -208,4 +208,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from simgen.errors import SimgenError
+
+    try:
+        raise SystemExit(main())
+    except SimgenError as exc:  # a bad study entry or config: one message naming the file, no traceback
+        raise SystemExit(f"error: {exc}") from None
