@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -101,6 +102,8 @@ def measure(entry: dict[str, Any], study: dict[str, Any], args: argparse.Namespa
     rendered = time.perf_counter()
     gap = measure_gap(boxes_scaled(renders, settings.box_scale), photos.reference, photos.net, settings.size)
     scores = detector_ap(renders, photos.set, folder / "eval", settings)
+    if not args.keep:
+        shutil.rmtree(folder)  # renders and checkpoints: about 200 MB per config
     return {
         "name": entry["name"],
         "config": entry["config"],
@@ -168,6 +171,7 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=4, help="Cycles samples (4)")
     parser.add_argument("--iters", type=int, default=150, help="detector training iterations (150)")
     parser.add_argument("--workers", type=int, default=2, help="render processes (2)")
+    parser.add_argument("--keep", action="store_true", help="keep each config's renders and detector")
     args = parser.parse_args()
 
     from simgen.evaluate.datasets import load_coco, split_set

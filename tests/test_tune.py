@@ -246,6 +246,7 @@ def test_gap_study_runs_end_to_end_and_resumes(blender, tmp_path: Path) -> None:
     assert all(0 <= r["AP50"] <= 1 for r in rows.values()) and "total" in result["spearman"]
     assert (tmp_path / "out" / "gap_vs_ap.png").stat().st_size > 1000
     assert "| same |" in (tmp_path / "out" / "gap_vs_ap.md").read_text()
+    assert not (tmp_path / "out" / "probes" / "same").exists()  # renders and checkpoints removed
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "training" not in again.stdout  # both rows reused
 
