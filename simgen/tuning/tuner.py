@@ -81,13 +81,16 @@ def read_raw(path: Path) -> tuple[dict[str, Any], Any]:
     return raw, config
 
 
-def trial_config(raw: dict[str, Any], parameters: dict[str, float], settings: TuneSettings) -> Any:
-    """The scene at ``parameters``, shrunk to the trial's render size, as a validated SceneConfig."""
+def tuned_config(
+    raw: dict[str, Any], parameters: dict[str, float], size: int, samples: int, images: int, source: Path
+) -> Any:
+    """The scene at ``parameters``, shrunk to ``images`` renders of ``size`` px width and ``samples``
+    samples (a trial's or a probe's), as a validated SceneConfig."""
     from simgen.tuning.probe import shrunk
 
     data = copy.deepcopy(raw)
     set_tuned_values(data, parameters)
-    return shrunk(data, settings.size, settings.samples, settings.images, settings.config)
+    return shrunk(data, size, samples, images, source)
 
 
 def best_config_text(raw: dict[str, Any], entries: list[TuneField], best: dict[str, float], why: str) -> str:
@@ -145,7 +148,8 @@ class Tuner:
 
         start = time.perf_counter()
         params = self.parameters(trial)
-        config = trial_config(self.raw, params, self.settings)
+        s = self.settings
+        config = tuned_config(self.raw, params, s.size, s.samples, s.images, s.config)
         folder = self.settings.out / "trials" / f"{trial.number:05d}"
         half = max(2, self.settings.images // 2)
         try:
@@ -235,7 +239,7 @@ class Tuner:
         score each on the tuner's photos (probe AP, stored in the study so a rerun skips done ones)."""
         from tqdm import tqdm
 
-        from simgen.tuning.probe import probe, shrunk
+        from simgen.tuning.probe import probe
 
         settings, key = self.probe_settings(), self.probe_key()
         candidates = final_candidates(study, self.settings.final)
@@ -243,9 +247,9 @@ class Tuner:
             stored = study.user_attrs.get(f"probe:{trial.number}")
             if stored and stored.get("settings") == key:
                 continue
-            data = copy.deepcopy(self.raw)
-            set_tuned_values(data, trial.params)
-            config = shrunk(data, settings.size, settings.samples, settings.images, self.settings.config)
+            config = tuned_config(
+                self.raw, trial.params, settings.size, settings.samples, settings.images, self.settings.config
+            )
             folder = self.settings.out / "final" / f"{trial.number:05d}"
             scores = probe(config, self._real, folder, settings)
             record = {"trial": trial.number, "gap": trial.value, "AP50": scores["AP50"], "AP": scores["AP"]}
