@@ -5,6 +5,7 @@ sample, 3 images, the scene's own seed) and compares against ``tests/data/datase
 that is meant to change datasets regenerates the file in the same commit and says why:
 
     .venv/bin/python tests/dataset_digests.py            # rewrite tests/data/dataset_digests.json
+    .venv/bin/python tests/dataset_digests.py scenes/new.yaml   # only these scenes' entries (a new scene)
 
 What is digested, per scene:
 - ``annotations``: annotations.json, with ``info.config_hash`` left out (the hash has its own history:
@@ -93,10 +94,12 @@ def render_scene(path: Path, out: Path) -> dict[str, Any]:
     return dataset_digests(out)
 
 
-def main() -> int:
-    results = {}
+def main(argv: list[str]) -> int:
+    """Every bundled scene, or only the scene files named (their entries replaced, the rest kept)."""
+    scenes = [Path(a).resolve() for a in argv] or bundled_scenes()
+    results = json.loads(DIGESTS.read_text()) if argv and DIGESTS.exists() else {}
     with tempfile.TemporaryDirectory(prefix="simgen-digests-") as tmp:
-        for path in bundled_scenes():
+        for path in scenes:
             results[scene_key(path)] = render_scene(path, Path(tmp) / scene_key(path).replace("/", "_"))
             print(scene_key(path), results[scene_key(path)]["annotations"], file=sys.stderr)
     DIGESTS.parent.mkdir(parents=True, exist_ok=True)
@@ -106,4 +109,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
