@@ -67,9 +67,22 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:20]
 
 
+def _rounded(value: Any) -> Any:
+    """Floats to 9 significant digits. numpy's exp, log and trigonometry differ in the last bit between
+    CPUs (with AVX-512 or without): the same scene sampled on two machines gave FrameSpecs that differed
+    only there, with identical masks and annotations. That is not a dataset change; 1e-9 relative is."""
+    if isinstance(value, float):
+        return float(f"{value:.9g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value
+
+
 def _portable(value: Any) -> Any:
-    """JSON with checkout paths made relative to ``<repo>``."""
-    text = json.dumps(value, sort_keys=False)
+    """JSON with checkout paths made relative to ``<repo>`` and floats rounded (``_rounded``)."""
+    text = json.dumps(_rounded(value), sort_keys=False)
     return text.replace(str(ROOT), "<repo>")
 
 
