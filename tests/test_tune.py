@@ -292,3 +292,26 @@ def test_tune_refuses_configs_without_a_tune_section_and_unmatched_photos(tmp_pa
     )
     with pytest.raises(SimgenError, match=r"share no name with the scene's \['cube'\]"):
         tune(TuneSettings(config=scene, real=photos, out=tmp_path / "o"))
+
+
+def test_best_yaml_rebases_relative_asset_paths_to_its_own_folder(tmp_path: Path) -> None:
+    """best.yaml is written to OUT, not next to the tuned scene: a relative texture folder must still
+    name the same files from there (it did not: rendering best.yaml failed with 'file not found')."""
+    from simgen.config import load_config
+    from simgen.tuning.tuner import best_config_text
+
+    textures = Path(__file__).resolve().parents[1] / "assets" / "textures"
+    scene_dir, out = tmp_path / "scenes", tmp_path / "runs" / "tune"
+    scene_dir.mkdir()
+    out.mkdir(parents=True)
+    raw = _scene(postfx={"noise": 1.0}, tune=[{"field": "postfx.noise", "value": [0, 4]}])
+    raw["objects"][0]["material"] = {"texture": {"type": "image", "images": "../textures"}}
+    (tmp_path / "textures").symlink_to(textures)
+    entries = [TuneField.model_validate(e) for e in raw["tune"]]
+    text = best_config_text(raw, entries, {"postfx.noise": 2.5}, "test", scene_dir / "s.yaml", out)
+    (out / "best.yaml").write_text(text)
+    written = yaml.safe_load(text)["objects"][0]["material"]["texture"]["images"]
+    assert written == "../../textures"
+    config = load_config(out / "best.yaml")
+    assert Path(config.objects[0].material.texture.images) == tmp_path / "textures"
+    assert config.postfx.noise == 2.5

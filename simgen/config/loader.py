@@ -88,9 +88,13 @@ def validate_config(
         raise ConfigError([_describe(err, lines) for err in exc.errors()], source=source) from None
 
 
-def resolve_asset_paths(config: SceneConfig, base_dir: Path, source: str | Path) -> None:
+def resolve_asset_paths(
+    config: SceneConfig, base_dir: Path, source: str | Path, relative: dict[str, str] | None = None
+) -> None:
     """Make every referenced file absolute (relative to the config file) and check that it is usable:
     present, and an image that decodes or a mesh that holds triangles. Every problem is listed at once.
+    ``relative``, when given, receives each field (``--set`` path) that named a relative path, and the
+    absolute file it names (so a copy of the config written elsewhere can be rebased).
 
     Symlinks are kept as links (not resolved): DVC and git-annex store assets as links to files without
     a suffix, and the importer is chosen by the suffix of the path in the config.
@@ -104,6 +108,8 @@ def resolve_asset_paths(config: SceneConfig, base_dir: Path, source: str | Path)
             problems.append(f"{field}: an empty path")
             return value
         path = Path(os.path.abspath(value if Path(value).is_absolute() else base_dir / value))
+        if relative is not None and not Path(value).is_absolute():
+            relative[field] = str(path)
         if kind == "images" and path.is_dir():
             if not list_images(path):
                 problems.append(f"{field}: folder {value!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")

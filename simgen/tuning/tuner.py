@@ -17,6 +17,7 @@ import copy
 import csv
 import io
 import math
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -93,19 +94,35 @@ def tuned_config(
     return shrunk(data, size, samples, images, source)
 
 
-def best_config_text(raw: dict[str, Any], entries: list[TuneField], best: dict[str, float], why: str) -> str:
+def best_config_text(
+    raw: dict[str, Any], entries: list[TuneField], best: dict[str, float], why: str, source: Path, out: Path
+) -> str:
     """The tuned scene as YAML: the ``tune:`` section removed, each tuned field at its best value, and a
     header comment per field (centre of the bounds before, tuned value after). ``why`` says how the
-    values were chosen (best gap, or best probe AP)."""
+    values were chosen (best gap, or best probe AP). Relative asset paths are rebased from ``source``'s
+    folder to ``out``, where the file is written, so it renders from there."""
     data = copy.deepcopy(raw)
     set_tuned_values(data, best)
     data.pop("tune", None)
+    rebase_asset_paths(data, source, out)
     lines = [f"# Tuned by simgen tune ({why}); tuned fields, untuned (centre) -> tuned:"]
     for entry in entries:
         before = entry.config_value(entry.center())
         after = entry.config_value({**entry.center(), **best})
         lines.append(f"#   {entry.field}: {_flow(before)} -> {_flow(after)}")
     return "\n".join(lines) + "\n" + yaml.safe_dump(data, sort_keys=False, width=110)
+
+
+def rebase_asset_paths(data: dict[str, Any], source: Path, out: Path) -> None:
+    """Rewrite every relative asset path of the raw scene ``data`` (relative to ``source``'s folder) as a
+    path relative to ``out``."""
+    from simgen.config.loader import resolve_asset_paths, set_field, validate_config
+
+    config = validate_config(copy.deepcopy(data), source=source)
+    relative: dict[str, str] = {}
+    resolve_asset_paths(config, Path(source).parent, source, relative)
+    for field, path in relative.items():
+        set_field(data, field, os.path.relpath(path, Path(out).resolve()), where=field, source=source)
 
 
 def _flow(value: Any) -> str:
@@ -287,7 +304,10 @@ class Tuner:
             )
             table = _table(["trial", "gap", "AP50", "AP"], probes(study, self.probe_key()))
             write_text_atomic(out / "final.csv", table)
-        write_text_atomic(out / "best.yaml", best_config_text(self.raw, self.entries, best.params, why))
+        write_text_atomic(
+            out / "best.yaml",
+            best_config_text(self.raw, self.entries, best.params, why, self.settings.config, out),
+        )
         _plot(study, out / "gap.png")
 
 
