@@ -298,7 +298,7 @@ def test_best_yaml_rebases_relative_asset_paths_to_its_own_folder(tmp_path: Path
     """best.yaml is written to OUT, not next to the tuned scene: a relative texture folder must still
     name the same files from there (it did not: rendering best.yaml failed with 'file not found')."""
     from simgen.config import load_config
-    from simgen.tuning.tuner import best_config_text
+    from simgen.tuning.tuner import best_config_text, rebased_asset_paths
 
     textures = Path(__file__).resolve().parents[1] / "assets" / "textures"
     scene_dir, out = tmp_path / "scenes", tmp_path / "runs" / "tune"
@@ -308,7 +308,8 @@ def test_best_yaml_rebases_relative_asset_paths_to_its_own_folder(tmp_path: Path
     raw["objects"][0]["material"] = {"texture": {"type": "image", "images": "../textures"}}
     (tmp_path / "textures").symlink_to(textures)
     entries = [TuneField.model_validate(e) for e in raw["tune"]]
-    text = best_config_text(raw, entries, {"postfx.noise": 2.5}, "test", scene_dir / "s.yaml", out)
+    paths = rebased_asset_paths(raw, scene_dir / "s.yaml", out)
+    text = best_config_text(raw, entries, {"postfx.noise": 2.5}, "test", paths)
     (out / "best.yaml").write_text(text)
     written = yaml.safe_load(text)["objects"][0]["material"]["texture"]["images"]
     assert written == "../../textures"

@@ -95,16 +95,23 @@ def tuned_config(
 
 
 def best_config_text(
-    raw: dict[str, Any], entries: list[TuneField], best: dict[str, float], why: str, source: Path, out: Path
+    raw: dict[str, Any],
+    entries: list[TuneField],
+    best: dict[str, float],
+    why: str,
+    asset_paths: dict[str, str],
 ) -> str:
     """The tuned scene as YAML: the ``tune:`` section removed, each tuned field at its best value, and a
     header comment per field (centre of the bounds before, tuned value after). ``why`` says how the
-    values were chosen (best gap, or best probe AP). Relative asset paths are rebased from ``source``'s
-    folder to ``out``, where the file is written, so it renders from there."""
+    values were chosen (best gap, or best probe AP). ``asset_paths`` (``rebased_asset_paths``) replace
+    the file's relative asset paths, so the scene renders from where it is written."""
+    from simgen.config.loader import set_field
+
     data = copy.deepcopy(raw)
     set_tuned_values(data, best)
     data.pop("tune", None)
-    rebase_asset_paths(data, source, out)
+    for field, path in asset_paths.items():
+        set_field(data, field, path, where=field)
     lines = [f"# Tuned by simgen tune ({why}); tuned fields, untuned (centre) -> tuned:"]
     for entry in entries:
         before = entry.config_value(entry.center())
@@ -113,16 +120,15 @@ def best_config_text(
     return "\n".join(lines) + "\n" + yaml.safe_dump(data, sort_keys=False, width=110)
 
 
-def rebase_asset_paths(data: dict[str, Any], source: Path, out: Path) -> None:
-    """Rewrite every relative asset path of the raw scene ``data`` (relative to ``source``'s folder) as a
-    path relative to ``out``."""
-    from simgen.config.loader import resolve_asset_paths, set_field, validate_config
+def rebased_asset_paths(raw: dict[str, Any], source: Path, out: Path) -> dict[str, str]:
+    """Each relative asset path of the raw scene (relative to ``source``'s folder), as a field path and the
+    same file relative to ``out``. The tuned fields are numbers, so this holds for every trial."""
+    from simgen.config.loader import resolve_asset_paths, validate_config
 
-    config = validate_config(copy.deepcopy(data), source=source)
+    config = validate_config(copy.deepcopy(raw), source=source)
     relative: dict[str, str] = {}
     resolve_asset_paths(config, Path(source).parent, source, relative)
-    for field, path in relative.items():
-        set_field(data, field, os.path.relpath(path, Path(out).resolve()), where=field, source=source)
+    return {field: os.path.relpath(path, Path(out).resolve()) for field, path in relative.items()}
 
 
 def _flow(value: Any) -> str:
@@ -137,6 +143,7 @@ class Tuner:
         self.raw, untuned = read_raw(settings.config)
         self.entries = tune_entries(self.raw) or []
         settings.out.mkdir(parents=True, exist_ok=True)
+        self.asset_paths = rebased_asset_paths(self.raw, settings.config, settings.out)
         self._real = _real_set(settings)
         self._check_categories(set(untuned.category_names()))
         from simgen.tuning.gap import FeatureNet, reference
@@ -306,7 +313,7 @@ class Tuner:
             write_text_atomic(out / "final.csv", table)
         write_text_atomic(
             out / "best.yaml",
-            best_config_text(self.raw, self.entries, best.params, why, self.settings.config, out),
+            best_config_text(self.raw, self.entries, best.params, why, self.asset_paths),
         )
         _plot(study, out / "gap.png")
 
