@@ -291,10 +291,18 @@ def compare_sets(
     ``second_split`` keeps only the training part of the second set, split exactly as
     ``simgen eval --real-split`` splits it, so that a scene can be tuned without looking at test photos.
     """
+    return compare_coco_sets(*load_compared_sets(first, second, second_split), size, max_images)
+
+
+def load_compared_sets(
+    first: str | Path, second: str | Path, second_split: float | None = None
+) -> tuple[CocoSet, CocoSet]:
+    """Both sets of ``simgen compare``, the second cut to its training part when ``second_split`` is
+    given; loaded once, so the statistics and ``--gap`` read the same images."""
     second_set = load_coco(second)
     if second_split is not None:
         second_set = split_set(second_set, second_split)[0]
-    return compare_coco_sets(load_coco(first), second_set, size, max_images)
+    return load_coco(first), second_set
 
 
 def compare_coco_sets(

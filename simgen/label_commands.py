@@ -137,15 +137,16 @@ def audit_after_render(coco_path: Path | None, num_images: int = 0) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from simgen.appearance import compare_sets, format_table
+    from simgen.appearance import compare_coco_sets, format_table, load_compared_sets
     from simgen.fileio import write_json_atomic
 
-    result = compare_sets(args.first, args.second, args.size, args.second_split, args.max_images)
+    first, second = load_compared_sets(args.first, args.second, args.second_split)
+    result = compare_coco_sets(first, second, args.size, args.max_images)
     print(format_table(result))
     if args.gap:
         from simgen.tuning.gap import compare_gap
 
-        result["gap"] = compare_gap(args.first, args.second, args.size, args.second_split, args.box_scale)
+        result["gap"] = compare_gap(first, second, args.size, args.box_scale)
         parts = result["gap"]
         kid_objects = "n/a" if parts["kid_objects"] is None else f"{parts['kid_objects']:.4f}"
         print(

@@ -19,7 +19,6 @@ renders of the same config score near 0 (tested); renders of a different scene s
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -175,18 +174,12 @@ def measure_gap(renders: CocoSet, ref: Reference, net: FeatureNet, size: int = 4
     return Gap(stats, max(kid(wholes, ref.image_features, normalize=True), 0.0), kid_objects, per_metric)
 
 
-def compare_gap(
-    first: str | Path, second: str | Path, size: int, second_split: float | None, box_scale: float = 1.0
-) -> dict[str, Any]:
-    """``simgen compare --gap``: the gap of set ``first`` against ``second`` (its training part)."""
-    from simgen.evaluate.datasets import load_coco, split_set
-
-    reference_set = load_coco(second)
-    if second_split is not None:
-        reference_set = split_set(reference_set, second_split)[0]
+def compare_gap(renders: CocoSet, photos: CocoSet, size: int, box_scale: float = 1.0) -> dict[str, Any]:
+    """``simgen compare --gap``: the gap of the renders against the photos (already cut to their
+    training part by the caller, as the statistics are)."""
     net = FeatureNet()
-    renders = boxes_scaled(load_coco(first), box_scale)
-    return measure_gap(renders, reference(reference_set, net, size), net, size).to_dict()
+    grown = boxes_scaled(renders, box_scale)
+    return measure_gap(grown, reference(photos, net, size), net, size).to_dict()
 
 
 def boxes_scaled(coco_set: Any, scale: float) -> Any:
