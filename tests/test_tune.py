@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -292,6 +293,32 @@ def test_tune_refuses_configs_without_a_tune_section_and_unmatched_photos(tmp_pa
     )
     with pytest.raises(SimgenError, match=r"share no name with the scene's \['cube'\]"):
         tune(TuneSettings(config=scene, real=photos, out=tmp_path / "o"))
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        ({"images": 1}, "--images 1: at least 4"),
+        ({"size": 8}, "--size 8: at least 32 px"),
+        ({"final_size": 16}, "--final-size 16"),
+        ({"box_scale": 0.0}, "--box-scale 0.0: must lie strictly between 0.5 and 2.0"),
+        ({"box_scale": float("nan")}, "--box-scale nan"),
+        ({"workers": -1}, "--workers -1"),
+        ({"budget_s": float("inf")}, "--budget must be finite"),
+    ],
+)
+def test_tune_settings_that_cannot_work_are_refused_before_any_render(
+    tmp_path: Path, option: dict, message: str
+) -> None:
+    """Found by hand: --images 1 failed inside trial 0 with 'image indices [1] are outside 0..0' and an
+    Optuna warning; --size 8 and --box-scale 0 started a study. Each is now one message naming the option,
+    and nothing is written (the config and photos are not even read)."""
+    from simgen.tuning.tuner import TuneSettings, tune
+
+    out = tmp_path / "o"
+    with pytest.raises(SimgenError, match=re.escape(message)):
+        tune(TuneSettings(config=tmp_path / "missing.yaml", real=tmp_path, out=out, **option))
+    assert not out.exists()
 
 
 def test_best_yaml_rebases_relative_asset_paths_to_its_own_folder(tmp_path: Path) -> None:

@@ -386,7 +386,28 @@ def _plot(study: Any, path: Path) -> None:
     write_bytes_atomic(path, png.getvalue())
 
 
+def check_settings(settings: TuneSettings) -> None:
+    """Refuse settings that would fail deep in a trial (or silently mean nothing) with one message
+    naming the option, before any render starts."""
+    s = settings
+    problems = [
+        (not math.isfinite(s.budget_s), "--budget must be finite"),
+        (s.images < 4, f"--images {s.images}: at least 4 (a trial's first half is scored before the rest)"),
+        (s.size < 32, f"--size {s.size}: at least 32 px (the gap's statistics and crops need the pixels)"),
+        (s.final_size < 32, f"--final-size {s.final_size}: at least 32 px"),
+        (s.final_images < 4, f"--final-images {s.final_images}: at least 4"),
+        (
+            not 0.5 < s.box_scale < 2.0,
+            f"--box-scale {s.box_scale}: must lie strictly between 0.5 and 2.0 (as simgen eval's "
+            "--synthetic-box-scale)",
+        ),
+        (s.workers < 0, f"--workers {s.workers}: must be 0 (one per CPU core) or more"),
+    ]
+    for failed, message in problems:
+        if failed:
+            raise SimgenError(message)
+
+
 def tune(settings: TuneSettings) -> dict[str, Any]:
-    if not math.isfinite(settings.budget_s):
-        raise SimgenError("--budget must be finite")
+    check_settings(settings)
     return Tuner(settings).run()
