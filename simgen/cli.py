@@ -109,7 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
         "part back exactly as simgen eval does). docs/tune.md",
     )
     tune.add_argument("config", help="scene YAML with a tune: section")
-    tune.add_argument("--real", required=True, help="real photos: COCO json or folder (labels optional)")
+    tune.add_argument(
+        "--real",
+        required=True,
+        help="real photos: COCO json or folder, or a plain folder of photos (labels optional)",
+    )
     tune.add_argument("--out", required=True, help="folder for the study, trials.csv, best.yaml, gap.png")
     tune.add_argument("--real-split", type=float, help="use only the training part, split as simgen eval")
     tune.add_argument("--budget", default="45m", help="wall-clock limit, e.g. 45m, 1h, 600s (default 45m)")

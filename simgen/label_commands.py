@@ -34,7 +34,10 @@ def add_label_commands(sub: argparse._SubParsersAction) -> None:
         "looking at the test photos.",
     )
     compare.add_argument("first", help="dataset folder or COCO json, e.g. the renders")
-    compare.add_argument("second", help="dataset folder or COCO json to compare against, e.g. real photos")
+    compare.add_argument(
+        "second",
+        help="dataset folder or COCO json to compare against, e.g. real photos (or a plain folder of them)",
+    )
     compare.add_argument(
         "--size", type=positive_int, default=448, help="longer image side in px (default: 448)"
     )

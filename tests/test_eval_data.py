@@ -18,6 +18,7 @@ from simgen.evaluate.cli import add_parser, settings_from_args
 from simgen.evaluate.datasets import (
     annotation_mask,
     load_coco,
+    load_photos,
     match_categories,
     nested_subset,
     parse_category_map,
@@ -107,6 +108,33 @@ def test_bad_coco_files_name_the_problem(shapes: Path, tmp_path: Path, mutate, m
         load_coco(tmp_path)
     with pytest.raises(SimgenError, match="no such dataset"):
         load_coco(tmp_path / "missing")
+
+
+def test_a_plain_folder_of_photos_loads_unlabelled(shapes: Path, tmp_path: Path) -> None:
+    """simgen tune / compare take photos that have no annotations yet: every image file directly in the
+    folder, its true size, no categories; a folder with annotations.json is still read as COCO."""
+    labelled = load_coco(shapes)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for image in labelled.images[:5]:
+        (photos / Path(image["file_name"]).name).write_bytes(labelled.image_path(image).read_bytes())
+    (photos / "notes.txt").write_text("not a photo")
+    plain = load_photos(photos)
+    assert [im["file_name"] for im in plain.images] == sorted(
+        Path(im["file_name"]).name for im in labelled.images[:5]
+    )
+    assert [(im["width"], im["height"]) for im in plain.images] == [
+        (im["width"], im["height"]) for im in labelled.images[:5]
+    ]
+    assert plain.categories == {} and plain.num_annotations == 0
+    assert plain.image_path(plain.images[0]).is_file()
+    assert load_photos(shapes).num_annotations == labelled.num_annotations
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
+    with pytest.raises(SimgenError, match=r"broken\.jpg: not a readable image"):
+        load_photos(photos)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SimgenError, match=r"neither annotations\.json nor photos"):
+        load_photos(tmp_path / "empty")
 
 
 def test_categories_match_by_name_or_mapping(shapes: Path, tmp_path: Path) -> None:

@@ -123,6 +123,26 @@ def test_the_gap_is_small_for_the_same_scene_and_large_for_another(blender, tmp_
     )  # the same measure from the command line
     reported = json.loads((tmp_path / "gap.json").read_text())["gap"]
     assert reported["total"] == pytest.approx(same.total, rel=1e-6)
+    photos = tmp_path / "photos"  # the same "photos" without their labels: a plain folder of images
+    photos.mkdir()
+    for image in sets["a"].images:
+        (photos / Path(image["file_name"]).name).write_bytes(sets["a"].image_path(image).read_bytes())
+    main(
+        [
+            "compare",
+            str(tmp_path / "c"),
+            str(photos),
+            "--size",
+            "64",
+            "--gap",
+            "--out",
+            str(tmp_path / "u.json"),
+        ]
+    )
+    unlabelled = json.loads((tmp_path / "u.json").read_text())["gap"]
+    assert unlabelled["kid_objects"] is None and "object_size" not in unlabelled["per_metric"]
+    assert unlabelled["kid_images"] == pytest.approx(other.kid_images, rel=1e-4)
+    assert unlabelled["per_metric"]["gray_median"] == pytest.approx(other.per_metric["gray_median"])
 
 
 @pytest.mark.blender

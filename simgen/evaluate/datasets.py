@@ -1,7 +1,8 @@
 """Reading user COCO sets (synthetic or real), matching their categories, splitting them. No torch here.
 
 A set is either a directory holding ``annotations.json`` (simgen's output layout) or a COCO json file;
-``file_name`` is relative to the json's folder. Annotations may have no ``segmentation`` (boxes only),
+``file_name`` is relative to the json's folder (where no labels are needed, :func:`load_photos` also takes
+a plain folder of photos). Annotations may have no ``segmentation`` (boxes only),
 polygons, or RLE (compressed or not). Every problem is a :class:`SimgenError` naming the file and field.
 """
 
@@ -99,6 +100,38 @@ def load_coco(path: str | Path, name: str | None = None, check_files: bool = Tru
     if check_files:
         _check_image_files(coco_set)
     return coco_set
+
+
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def load_photos(path: str | Path, name: str | None = None) -> CocoSet:
+    """A COCO set, or a plain folder of photos without any labels (what ``simgen tune`` and
+    ``simgen compare`` accept as the real side: the image statistics and the whole-image KID need no
+    labels, and a team often has photos before it has annotations)."""
+    path = Path(path)
+    has_json = any((path / n).is_file() for n in ("annotations.json", "annotations/index.json"))
+    if not path.is_dir() or has_json:
+        return load_coco(path, name)
+    return unlabelled_photos(path, name)
+
+
+def unlabelled_photos(folder: Path, name: str | None = None) -> CocoSet:
+    """The photos directly in ``folder`` as a CocoSet with no categories and no annotations."""
+    from simgen.fileio import image_size
+
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+    if not files:
+        raise DatasetError(
+            f"{folder}: neither annotations.json nor photos ({', '.join(PHOTO_SUFFIXES)}) in this folder"
+        )
+    images = []
+    for image_id, file in enumerate(files, start=1):
+        size = image_size(file)
+        if size is None:
+            raise DatasetError(f"{file}: not a readable image (corrupt or truncated?)")
+        images.append({"id": image_id, "file_name": file.name, "width": size[0], "height": size[1]})
+    return CocoSet(name or folder.name, folder, images, {}, {}, folder)
 
 
 def _parse_categories(json_path: Path, raw: list[Any]) -> dict[int, str]:

@@ -142,10 +142,10 @@ class Tuner:
         self.settings = settings
         self.raw, untuned = read_raw(settings.config)
         self.entries = tune_entries(self.raw) or []
-        settings.out.mkdir(parents=True, exist_ok=True)
-        self.asset_paths = rebased_asset_paths(self.raw, settings.config, settings.out)
         self._real = _real_set(settings)
         self._check_categories(set(untuned.category_names()))
+        self.asset_paths = rebased_asset_paths(self.raw, settings.config, settings.out)
+        settings.out.mkdir(parents=True, exist_ok=True)  # only once the inputs are known to be usable
         from simgen.tuning.gap import FeatureNet, reference
 
         self.net = FeatureNet(settings.device)
@@ -348,9 +348,9 @@ def _table(columns: list[str], rows: list[Any]) -> str:
 
 
 def _real_set(settings: TuneSettings) -> Any:
-    from simgen.evaluate.datasets import load_coco, split_set
+    from simgen.evaluate.datasets import load_photos, split_set
 
-    real = load_coco(settings.real)
+    real = load_photos(settings.real)
     if settings.real_split is not None:
         real = split_set(real, settings.real_split)[0]
     if len(real.images) < 4:
