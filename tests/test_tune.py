@@ -341,6 +341,41 @@ def test_tune_settings_that_cannot_work_are_refused_before_any_render(
     assert not out.exists()
 
 
+def test_a_study_resumes_only_with_the_scene_photos_and_trial_settings_it_was_made_with(
+    tmp_path: Path,
+) -> None:
+    """Found by hand: rerunning into the same --out with other tune bounds added a trial to the old study
+    and kept an old trial, outside the new bounds, as best.yaml. Each of scene, photos and trial settings
+    is now part of the study's setup; a change is refused naming what changed, and nothing is added."""
+    import cv2
+    import optuna
+
+    from simgen.tuning.tuner import Tuner, TuneSettings
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(4):
+        cv2.imwrite(str(photos / f"{i}.png"), np.full((32, 32, 3), 60 * i, np.uint8))
+    scene = tmp_path / "scene.yaml"
+    tuned = [{"field": "postfx.noise", "value": [0, 2]}]
+    scene.write_text(yaml.safe_dump(_scene(postfx={"noise": 1.0}, tune=tuned)))
+    out = tmp_path / "out"
+    settings = TuneSettings(config=scene, real=photos, out=out, size=64, images=4)
+    Tuner(settings)
+    Tuner(TuneSettings(**{**settings.__dict__, "seed": 3, "budget_s": 60.0}))  # harmless changes resume
+    with pytest.raises(SimgenError, match=r"study.db: this study was made with another --size; "):
+        Tuner(TuneSettings(**{**settings.__dict__, "size": 96}))
+    (photos / "4.png").write_bytes((photos / "0.png").read_bytes())
+    with pytest.raises(SimgenError, match="made with another photos;"):
+        Tuner(settings)
+    (photos / "4.png").unlink()
+    scene.write_text(yaml.safe_dump(_scene(postfx={"noise": 1.0}, tune=[{**tuned[0], "value": [0, 4]}])))
+    with pytest.raises(SimgenError, match="made with another scene;"):
+        Tuner(settings)
+    study = optuna.load_study(study_name="simgen-tune", storage=f"sqlite:///{out / 'study.db'}")
+    assert study.trials == []
+
+
 def test_best_yaml_rebases_relative_asset_paths_to_its_own_folder(tmp_path: Path) -> None:
     """best.yaml is written to OUT, not next to the tuned scene: a relative texture folder must still
     name the same files from there (it did not: rendering best.yaml failed with 'file not found')."""

@@ -131,6 +131,14 @@ def rebased_asset_paths(raw: dict[str, Any], source: Path, out: Path) -> dict[st
     return {field: os.path.relpath(path, Path(out).resolve()) for field, path in relative.items()}
 
 
+def _digest(value: Any) -> str:
+    """A short, stable digest of JSON-able data (key order and float formatting do not matter)."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def _flow(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("...").strip()
 
@@ -146,10 +154,53 @@ class Tuner:
         self._check_categories(set(untuned.category_names()))
         self.asset_paths = rebased_asset_paths(self.raw, settings.config, settings.out)
         settings.out.mkdir(parents=True, exist_ok=True)  # only once the inputs are known to be usable
+        self.study = self._open_study()
         from simgen.tuning.gap import FeatureNet, reference
 
         self.net = FeatureNet(settings.device)
         self.reference = reference(self._real, self.net, size=max(settings.size, 64))
+
+    def _open_study(self) -> Any:
+        """The study in ``OUT/study.db``, new or resumed. A resumed study must have been made with the same
+        scene, photos and trial settings: trials scored against other photos or at another size (or
+        with other bounds) are not comparable, and mixing them would pick a best.yaml the scene at hand
+        never produced."""
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        storage = f"sqlite:///{(self.settings.out / 'study.db').resolve()}"
+        study = optuna.create_study(
+            study_name=STUDY_NAME,
+            storage=storage,
+            load_if_exists=True,
+            direction="minimize",
+            sampler=optuna.samplers.TPESampler(seed=self.settings.seed, n_startup_trials=8),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=6),
+        )
+        setup = self.setup_key()
+        stored = study.user_attrs.get("setup")
+        if stored is None:
+            study.set_user_attr("setup", setup)
+        elif stored != setup:
+            changed = ", ".join(k for k in setup if stored.get(k) != setup[k])
+            raise SimgenError(
+                f"{self.settings.out / 'study.db'}: this study was made with another {changed}; its trials "
+                "are not comparable with this run's. Use another --out, or delete the study to start over"
+            )
+        return study
+
+    def setup_key(self) -> dict[str, Any]:
+        """What makes two runs' trials comparable (stored in the study; the sampler seed, workers and
+        budget may change on a resume)."""
+        s = self.settings
+        return {
+            "scene": _digest(self.raw),
+            "photos": _digest([self._real.images, sorted(self._real.annotations.items())]),
+            "--images": s.images,
+            "--size": s.size,
+            "--samples": s.samples,
+            "--box-scale": s.box_scale,
+        }
 
     def _check_categories(self, names: set[str]) -> None:
         real_names = set(self._real.categories.values())
@@ -202,16 +253,7 @@ class Tuner:
         import optuna
         from tqdm import tqdm
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        storage = f"sqlite:///{(self.settings.out / 'study.db').resolve()}"
-        study = optuna.create_study(
-            study_name=STUDY_NAME,
-            storage=storage,
-            load_if_exists=True,
-            direction="minimize",
-            sampler=optuna.samplers.TPESampler(seed=self.settings.seed, n_startup_trials=8),
-            pruner=optuna.pruners.MedianPruner(n_startup_trials=6),
-        )
+        study = self.study
         if not [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]:
             study.enqueue_trial(
                 {n: v for e in self.entries for n, v in e.center().items()}
