@@ -167,7 +167,9 @@ class Tuner:
         never produced."""
         import optuna
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        # Optuna logs a failed or interrupted trial as a warning with its traceback; simgen's own message
+        # (the SimgenError, or "interrupted: run the same command again") says it once, without one.
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
         storage = f"sqlite:///{(self.settings.out / 'study.db').resolve()}"
         study = optuna.create_study(
             study_name=STUDY_NAME,
