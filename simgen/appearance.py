@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from simgen.errors import SimgenError
-from simgen.evaluate.datasets import CocoSet, load_coco, load_photos, split_set
+from simgen.evaluate.datasets import CocoSet, load_photos, split_set
 from simgen.fileio import read_image
 
 CENTER_FRACTION = 0.4  # side of the box center read for object colors, as a fraction of the box side
@@ -302,7 +302,7 @@ def load_compared_sets(
     second_set = load_photos(second)
     if second_split is not None:
         second_set = split_set(second_set, second_split)[0]
-    return load_coco(first), second_set
+    return load_photos(first), second_set
 
 
 def compare_coco_sets(

@@ -33,7 +33,9 @@ def add_label_commands(sub: argparse._SubParsersAction) -> None:
         "Use the real training photos as SECOND (--second-split) so that a scene is tuned without "
         "looking at the test photos.",
     )
-    compare.add_argument("first", help="dataset folder or COCO json, e.g. the renders")
+    compare.add_argument(
+        "first", help="dataset folder or COCO json (or a plain folder of photos), e.g. renders"
+    )
     compare.add_argument(
         "second",
         help="dataset folder or COCO json to compare against, e.g. real photos (or a plain folder of them)",
