@@ -158,20 +158,24 @@ def collect_values(
         n: {m: [] for m in CATEGORY_METRICS} for n in coco_set.categories.values()
     }
     images = coco_set.images if max_images is None else coco_set.images[:max_images]
+    labelled = coco_set.num_annotations > 0  # photos without labels have no object count, not 0 objects
     for image in images:
         rgb, scale = _read_resized(coco_set, image, size)
         anns = [a for a in coco_set.annotations.get(image["id"], []) if not a.get("iscrowd", 0)]
         boxes = [[float(v) * scale for v in a["bbox"]] for a in anns]
-        _add_image_values(values, rgb, boxes)
+        _add_image_values(values, rgb, boxes, labelled)
         names = [coco_set.categories.get(a["category_id"]) for a in anns]
         _add_category_values(per_category, rgb, [(n, b) for n, b in zip(names, boxes, strict=True) if n])
     return values, per_category
 
 
-def _add_image_values(values: dict[str, list[float]], rgb: np.ndarray, boxes: list[list[float]]) -> None:
+def _add_image_values(
+    values: dict[str, list[float]], rgb: np.ndarray, boxes: list[list[float]], labelled: bool
+) -> None:
     for key, value in image_metrics(rgb).items():
         values[key].append(value)
-    values["objects_per_image"].append(float(len(boxes)))
+    if labelled:
+        values["objects_per_image"].append(float(len(boxes)))
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
     for box in boxes:
         for key, value in (object_metrics(hsv, box) or {}).items():

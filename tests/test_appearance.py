@@ -107,6 +107,22 @@ def test_compare_finds_a_color_gap(tmp_path: Path) -> None:
     assert same["gaps"] == [] and "no clear gap" in format_table(same)
 
 
+def test_photos_without_labels_have_no_object_figures_and_no_false_gap(tmp_path: Path) -> None:
+    """A plain folder of the same images, without annotations.json: the image figures match exactly,
+    and the object figures are n/a rather than '0 objects per image' (which was flagged as a gap)."""
+    labelled = _write_set(tmp_path / "labelled", (0, 0, 200))
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for png in (labelled / "images").iterdir():
+        (photos / png.name).write_bytes(png.read_bytes())
+    result = compare_sets(labelled, photos, size=SIZE)
+    assert result["gaps"] == [], result["gaps"]
+    summary = result["sets"][1]["summary"]
+    assert summary["gray_median"] == result["sets"][0]["summary"]["gray_median"]
+    assert not summary.get("objects_per_image") and not summary.get("object_size")
+    assert "no clear gap" in format_table(result)
+
+
 def test_compare_resizes_to_the_working_size(tmp_path: Path) -> None:
     data = _write_set(tmp_path / "a", (0, 0, 200))
     result = compare_sets(data, data, size=SIZE // 2)
