@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from simgen.errors import SimgenError
-from simgen.writers.coco import read_coco
+from simgen.writers.coco import COCO_JSON_NAMES, read_coco
 
 IGNORE = ("-", "")  # --category-map NAME=- drops a training category
 
@@ -110,7 +110,7 @@ def load_photos(path: str | Path, name: str | None = None) -> CocoSet:
     ``simgen compare`` accept as the real side: the image statistics and the whole-image KID need no
     labels, and a team often has photos before it has annotations)."""
     path = Path(path)
-    has_json = any((path / n).is_file() for n in ("annotations.json", "annotations/index.json"))
+    has_json = any((path / n).is_file() for n in COCO_JSON_NAMES)
     if not path.is_dir() or has_json:
         return load_coco(path, name)
     return unlabelled_photos(path, name)

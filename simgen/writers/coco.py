@@ -198,11 +198,15 @@ PARTS_FORMAT = "simgen-coco-parts/1"
 """``format`` of ``annotations/index.json``, the split form of a large dataset (see coco_stream)."""
 
 
+COCO_JSON_NAMES = ("annotations.json", "annotations/index.json")
+"""Where a dataset folder keeps its COCO json: one file, or the split form's index."""
+
+
 def coco_json_path(path: str | Path) -> Path:
     """A dataset folder (``annotations.json`` inside) or a COCO json file → the json's path."""
     path = Path(path)
     if path.is_dir():
-        for name in ("annotations.json", "annotations/index.json"):
+        for name in COCO_JSON_NAMES:
             if (path / name).is_file():
                 return path / name
         raise SimgenError(f"{path}: no annotations.json in this folder (expected a COCO dataset folder)")
