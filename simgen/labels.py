@@ -131,6 +131,10 @@ def tight_bbox(mask: np.ndarray) -> list[int]:
     return [int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)]
 
 
+BOX_SCALE_LIMITS = (0.5, 2.0)
+"""The factors every ``--box-scale`` option accepts (exclusive): a labelling rule, not a new box."""
+
+
 def grow_box(bbox: list[float], scale: float, width: int, height: int) -> list[float]:
     """COCO [x, y, w, h] grown (``scale`` > 1) or shrunk about its center, clipped to the image.
 

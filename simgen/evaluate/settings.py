@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from simgen.errors import SimgenError
+from simgen.labels import BOX_SCALE_LIMITS
 
 EXPERIMENTS = ("synthetic", "real", "finetune", "mixed", "scaling")
 NEEDS_REAL_TRAIN = ("real", "finetune", "mixed")
@@ -58,8 +59,8 @@ class EvalSettings(BaseModel):
     color_jitter: float = Field(0.3, ge=0)
     synthetic_box_scale: float = Field(
         1.0,
-        gt=0.5,
-        lt=2.0,
+        gt=BOX_SCALE_LIMITS[0],
+        lt=BOX_SCALE_LIMITS[1],
         description="grow synthetic training boxes about their centers by this factor, to follow a "
         "real set whose annotators draw looser boxes than the mask-tight synthetic ones",
     )

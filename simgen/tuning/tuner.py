@@ -433,6 +433,8 @@ def _plot(study: Any, path: Path) -> None:
 def check_settings(settings: TuneSettings) -> None:
     """Refuse settings that would fail deep in a trial (or silently mean nothing) with one message
     naming the option, before any render starts."""
+    from simgen.labels import BOX_SCALE_LIMITS
+
     s = settings
     problems = [
         (not math.isfinite(s.budget_s), "--budget must be finite"),
@@ -441,9 +443,9 @@ def check_settings(settings: TuneSettings) -> None:
         (s.final_size < 32, f"--final-size {s.final_size}: at least 32 px"),
         (s.final_images < 4, f"--final-images {s.final_images}: at least 4"),
         (
-            not 0.5 < s.box_scale < 2.0,
-            f"--box-scale {s.box_scale}: must lie strictly between 0.5 and 2.0 (as simgen eval's "
-            "--synthetic-box-scale)",
+            not BOX_SCALE_LIMITS[0] < s.box_scale < BOX_SCALE_LIMITS[1],
+            f"--box-scale {s.box_scale}: must lie strictly between {BOX_SCALE_LIMITS[0]} and "
+            f"{BOX_SCALE_LIMITS[1]} (as simgen eval's --synthetic-box-scale)",
         ),
         (s.workers < 0, f"--workers {s.workers}: must be 0 (one per CPU core) or more"),
     ]

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from simgen.errors import SimgenError
-from simgen.labels import grown_boxes
+from simgen.labels import BOX_SCALE_LIMITS, grown_boxes
 from simgen.writers.base import LabelSet, MappedRecords, WriteOptions, Writer
 from simgen.writers.bop import BopWriter
 from simgen.writers.coco import CocoPolygonsWriter, CocoWriter, build_coco
@@ -96,8 +96,9 @@ def export(
     ``box_scale`` grows every box about its center (masks unchanged) for a target labelling rule.
     """
     writer = get_writer(fmt)
-    if not 0.5 < box_scale < 2.0:
-        raise SimgenError(f"--box-scale {box_scale}: expected a factor between 0.5 and 2.0")
+    low, high = BOX_SCALE_LIMITS
+    if not low < box_scale < high:
+        raise SimgenError(f"--box-scale {box_scale}: expected a factor between {low} and {high}")
     if box_scale != 1.0:
         if not writer.keeps_boxes:
             raise SimgenError(f"--box-scale: {fmt} labels hold no boxes; drop --box-scale")
