@@ -19,6 +19,14 @@ import OpenEXR
 from simgen.errors import SimgenError
 
 
+def json_digest(value: Any) -> str:
+    """A short, stable digest of JSON-able data (key order does not matter): the fingerprints that
+    decide whether stored results (an eval run, a tuning study) belong to the inputs at hand."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def _default_file_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)

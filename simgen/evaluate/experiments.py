@@ -33,6 +33,7 @@ from simgen.evaluate.datasets import (
 )
 from simgen.evaluate.settings import DEFAULT_ITERS, EvalSettings
 from simgen.evaluate.study import Run, Study
+from simgen.fileio import json_digest
 
 RESULT = "result.json"
 MODEL = "model.pt"
@@ -157,7 +158,7 @@ def fingerprint(study: Study, run: Run, parent: str | None) -> str:
     }
     if s.synthetic_box_scale != 1.0 and any(t is not study.real_train for t in run.train_sets):
         data["synthetic_box_scale"] = s.synthetic_box_scale  # absent = 1.0: older runs keep their prints
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+    return json_digest(data)
 
 
 def _content_id(json_path: Path) -> list[str]:

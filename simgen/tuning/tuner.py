@@ -28,7 +28,7 @@ import yaml
 
 from simgen.config.tunable import TuneField, set_tuned_values, tune_entries
 from simgen.errors import SimgenError
-from simgen.fileio import write_bytes_atomic, write_text_atomic
+from simgen.fileio import json_digest, write_bytes_atomic, write_text_atomic
 
 STUDY_NAME = "simgen-tune"
 
@@ -131,14 +131,6 @@ def rebased_asset_paths(raw: dict[str, Any], source: Path, out: Path) -> dict[st
     return {field: os.path.relpath(path, Path(out).resolve()) for field, path in relative.items()}
 
 
-def _digest(value: Any) -> str:
-    """A short, stable digest of JSON-able data (key order and float formatting do not matter)."""
-    import hashlib
-    import json
-
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def _flow(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("...").strip()
 
@@ -196,8 +188,8 @@ class Tuner:
         budget may change on a resume)."""
         s = self.settings
         return {
-            "scene": _digest(self.raw),
-            "photos": _digest([self._real.images, sorted(self._real.annotations.items())]),
+            "scene": json_digest(self.raw),
+            "photos": json_digest([self._real.images, sorted(self._real.annotations.items())]),
             "--images": s.images,
             "--size": s.size,
             "--samples": s.samples,
