@@ -188,6 +188,52 @@ def test_tune_recovers_a_shifted_exposure(blender, tmp_path: Path) -> None:
     _check_final_stage(settings, tmp_path / "tune")
 
 
+@pytest.mark.blender
+def test_the_budget_covers_the_final_stage(blender, tmp_path: Path, capsys) -> None:
+    """With ``--final 1`` the untuned trial is probed before the search starts (the search then stops in
+    time for the other probe), and a budget the probes alone use up runs no search, saying why."""
+    import optuna
+
+    from simgen.tuning.tuner import STUDY_NAME, TuneSettings, tune
+
+    real = _build(_scene(scene={"name": "real", "seed": 7, "num_images": 8}), tmp_path / "real")
+    scene = tmp_path / "scene.yaml"
+    scene.write_text(yaml.safe_dump(_scene(tune=[{"field": "postfx.auto_exposure", "value": [80, 220]}])))
+    probe = {"final": 1, "final_images": 8, "final_size": 64, "final_iters": 4}
+    common = {"config": scene, "real": real, "images": 4, "size": 64, "samples": 2, "workers": 2, **probe}
+    tune(TuneSettings(out=tmp_path / "a", trials=2, budget_s=600, **common))
+    study = optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{tmp_path / 'a' / 'study.db'}")
+    seconds = study.user_attrs["probe:0"]["seconds"]
+    waited = (study.trials[1].datetime_start - study.trials[0].datetime_complete).total_seconds()
+    assert seconds > 0 and waited >= 0.9 * seconds, (seconds, waited)  # the probe ran between the trials
+    rows = list(csv.DictReader((tmp_path / "a" / "final.csv").open()))
+    assert rows and all(float(r["seconds"]) > 0 for r in rows)
+
+    result = tune(TuneSettings(out=tmp_path / "b", budget_s=1, **common))
+    assert result["trials"] == 1 and result["picked"]["trial"] == 0  # the untuned trial, probed; no search
+    assert "leaves no time to search" in capsys.readouterr().err
+
+
+def test_trials_0_on_a_study_without_trials_is_refused(tmp_path: Path) -> None:
+    """``--trials 0`` (only the final stage) on a new study has nothing to probe: one message, not
+    Optuna's "no trials are completed yet"."""
+    import cv2
+
+    from simgen.tuning.tuner import TuneSettings, tune
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(4):
+        cv2.imwrite(str(photos / f"{i}.png"), np.full((48, 64, 3), 40 * i, np.uint8))
+    scene = tmp_path / "scene.yaml"
+    scene.write_text(yaml.safe_dump(_scene(tune=[{"field": "postfx.auto_exposure", "value": [80, 220]}])))
+    settings = TuneSettings(config=scene, real=photos, out=tmp_path / "t", trials=0, final=1)
+    with pytest.raises(
+        SimgenError, match="--trials 0 runs only the final stage, but this study has no trials"
+    ):
+        tune(settings)
+
+
 def _check_final_stage(settings, out: Path) -> None:
     """``--trials 0 --final 2`` on the finished study: the untuned trial and the two best by gap are
     probed with a short detector, best.yaml is the best of them by probe AP50, and a rerun reuses them."""

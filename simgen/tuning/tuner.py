@@ -19,6 +19,7 @@ import io
 import math
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,16 +245,19 @@ class Tuner:
         return measure_gap(renders, self.reference, self.net, size=max(self.settings.size, 64))
 
     def run(self) -> dict[str, Any]:
-        import optuna
+        """The search, then the final stage, within ``--budget`` together: with ``--final K`` the untuned
+        trial is probed first, and the search stops early enough to leave time for the K more probes
+        (each measured by that first one), so the command ends near the budget, not K probes after it."""
         from tqdm import tqdm
 
-        study = self.study
-        if not [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]:
-            study.enqueue_trial(
-                {n: v for e in self.entries for n, v in e.center().items()}
-            )  # the untuned scene
+        start = time.monotonic()
+        study, s = self.study, self.settings
         done = len(study.trials)
-        bar = tqdm(total=self.settings.trials, initial=0, desc="tune", unit="trial", disable=None)
+        if s.trials == 0 and not _complete(study):
+            raise SimgenError(
+                f"{s.out}: --trials 0 runs only the final stage, but this study has no trials yet"
+            )
+        bar = tqdm(total=s.trials, initial=0, desc="tune", unit="trial", disable=None)
 
         def progress(study: Any, trial: Any) -> None:
             bar.update(1)
@@ -262,16 +266,33 @@ class Tuner:
             self.write_outputs(study)
 
         try:
+            ran = 0
+            if not _complete(study):
+                study.enqueue_trial({n: v for e in self.entries for n, v in e.center().items()})
+                study.optimize(
+                    self.objective, n_trials=1, callbacks=[progress], catch=()
+                )  # the untuned scene
+                ran = 1
+            reserve = self._reserve_final_stage(study)
+            left = s.budget_s - (time.monotonic() - start) - reserve
+            if reserve and left <= 0:
+                probes_left = f"{s.final} more probe" + ("s" if s.final > 1 else "")
+                bar.write(
+                    f"--budget {_duration(s.budget_s)}: the final stage's {probes_left} take about "
+                    f"{_duration(reserve)} (as long as the untuned trial's), which leaves no time to search; "
+                    "give a larger --budget or a smaller --final",
+                    file=sys.stderr,
+                )
             study.optimize(
                 self.objective,
-                n_trials=self.settings.trials,
-                timeout=self.settings.budget_s,
+                n_trials=None if s.trials is None else max(s.trials - ran, 0),
+                timeout=max(left, 0.0),
                 callbacks=[progress],
                 catch=(),
             )
         finally:
             bar.close()
-        if self.settings.final:
+        if s.final:
             self.final_stage(study)
         self.write_outputs(study)
         result = {"trials": len(study.trials), "resumed_from": done, "best": study.best_value}
@@ -279,6 +300,14 @@ class Tuner:
         if picked is not None:
             result["picked"] = picked
         return result
+
+    def _reserve_final_stage(self, study: Any) -> float:
+        """Seconds to keep for the final stage: probe the untuned trial now (if not done) and count as
+        much again for each of the ``--final`` best trials still to be probed after the search."""
+        if not self.settings.final:
+            return 0.0
+        record = self._probe(study, _complete(study)[0])  # the untuned trial
+        return self.settings.final * float(record.get("seconds") or 0.0)
 
     def probe_settings(self) -> Any:
         from simgen.tuning.probe import ProbeSettings
@@ -299,22 +328,35 @@ class Tuner:
         score each on the tuner's photos (probe AP, stored in the study so a rerun skips done ones)."""
         from tqdm import tqdm
 
+        for trial in tqdm(
+            final_candidates(study, self.settings.final), desc="final", unit="probe", disable=None
+        ):
+            self._probe(study, trial)
+
+    def _probe(self, study: Any, trial: Any) -> dict[str, Any]:
+        """One trial's probe record (trial, gap, AP50, AP, seconds): stored in the study, else made now."""
         from simgen.tuning.probe import probe
 
         settings, key = self.probe_settings(), self.probe_key()
-        candidates = final_candidates(study, self.settings.final)
-        for trial in tqdm(candidates, desc="final", unit="probe", disable=None):
-            stored = study.user_attrs.get(f"probe:{trial.number}")
-            if stored and stored.get("settings") == key:
-                continue
-            config = tuned_config(
-                self.raw, trial.params, settings.size, settings.samples, settings.images, self.settings.config
-            )
-            folder = self.settings.out / "final" / f"{trial.number:05d}"
-            scores = probe(config, self._real, folder, settings)
-            record = {"trial": trial.number, "gap": trial.value, "AP50": scores["AP50"], "AP": scores["AP"]}
-            study.set_user_attr(f"probe:{trial.number}", {**record, "settings": key})
-            self.write_outputs(study)
+        stored = study.user_attrs.get(f"probe:{trial.number}")
+        if stored and stored.get("settings") == key:
+            return stored
+        start = time.perf_counter()
+        config = tuned_config(
+            self.raw, trial.params, settings.size, settings.samples, settings.images, self.settings.config
+        )
+        scores = probe(config, self._real, self.settings.out / "final" / f"{trial.number:05d}", settings)
+        record = {
+            "trial": trial.number,
+            "gap": trial.value,
+            "AP50": scores["AP50"],
+            "AP": scores["AP"],
+            "seconds": round(time.perf_counter() - start, 1),
+            "settings": key,
+        }
+        study.set_user_attr(f"probe:{trial.number}", record)
+        self.write_outputs(study)
+        return record
 
     def write_outputs(self, study: Any) -> None:
         import optuna
@@ -345,7 +387,7 @@ class Tuner:
                 f"trial {picked['trial']}: best probe AP50 {picked['AP50']:.3f} on the tuner's photos over "
                 f"{len(probes(study, self.probe_key()))} probed trials, gap {picked['gap']:.4f}"
             )
-            table = _table(["trial", "gap", "AP50", "AP"], probes(study, self.probe_key()))
+            table = _table(["trial", "gap", "AP50", "AP", "seconds"], probes(study, self.probe_key()))
             write_text_atomic(out / "final.csv", table)
         write_text_atomic(
             out / "best.yaml",
@@ -354,14 +396,19 @@ class Tuner:
         _plot(study, out / "gap.png")
 
 
-def final_candidates(study: Any, count: int) -> list[Any]:
-    """Trial 0 (the untuned scene) and the ``count`` complete trials with the lowest gap."""
+def _complete(study: Any) -> list[Any]:
+    """The study's complete trials by number; the first is the untuned scene (``run`` queues it whenever
+    none is complete, so a first trial that was interrupted is redone under a later number)."""
     import optuna
 
-    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    return [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+
+
+def final_candidates(study: Any, count: int) -> list[Any]:
+    """The untuned scene's trial and the ``count`` complete trials with the lowest gap."""
+    complete = _complete(study)
     ranked = sorted(complete, key=lambda t: t.value)[:count]
-    untuned = [t for t in complete if t.number == 0]
-    return untuned + [t for t in ranked if t.number != 0]
+    return complete[:1] + [t for t in ranked if t.number != complete[0].number]
 
 
 def probes(study: Any, key: dict[str, Any]) -> list[dict[str, Any]]:
@@ -374,6 +421,10 @@ def best_probe(study: Any, key: dict[str, Any]) -> dict[str, Any] | None:
     """The probed trial with the highest AP50 (ties: lower gap), or None before the final stage."""
     found = probes(study, key)
     return max(found, key=lambda r: (r["AP50"], -r["gap"])) if found else None
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def _table(columns: list[str], rows: list[Any]) -> str:
