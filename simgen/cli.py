@@ -116,7 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("--out", required=True, help="folder for the study, trials.csv, best.yaml, gap.png")
     tune.add_argument("--real-split", type=float, help="use only the training part, split as simgen eval")
-    tune.add_argument("--budget", default="45m", help="wall-clock limit, e.g. 45m, 1h, 600s (default 45m)")
+    tune.add_argument(
+        "--budget",
+        default="45m",
+        help="wall-clock limit of the run, final stage included, e.g. 45m, 1h, 600s (default 45m)",
+    )
     tune.add_argument(
         "--trials", type=non_negative_int, help="stop after this many trials (also; 0: only the final stage)"
     )
