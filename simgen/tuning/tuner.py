@@ -250,7 +250,7 @@ class Tuner:
         (each measured by that first one), so the command ends near the budget, not K probes after it."""
         from tqdm import tqdm
 
-        start = time.monotonic()
+        deadline = time.monotonic() + self.settings.budget_s
         study, s = self.study, self.settings
         done = len(study.trials)
         if s.trials == 0 and not _complete(study):
@@ -266,23 +266,8 @@ class Tuner:
             self.write_outputs(study)
 
         try:
-            ran = 0
-            if not _complete(study):
-                study.enqueue_trial({n: v for e in self.entries for n, v in e.center().items()})
-                study.optimize(
-                    self.objective, n_trials=1, callbacks=[progress], catch=()
-                )  # the untuned scene
-                ran = 1
-            reserve = self._reserve_final_stage(study)
-            left = s.budget_s - (time.monotonic() - start) - reserve
-            if reserve and left <= 0:
-                probes_left = f"{s.final} more probe" + ("s" if s.final > 1 else "")
-                bar.write(
-                    f"--budget {_duration(s.budget_s)}: the final stage's {probes_left} take about "
-                    f"{_duration(reserve)} (as long as the untuned trial's), which leaves no time to search; "
-                    "give a larger --budget or a smaller --final",
-                    file=sys.stderr,
-                )
+            ran = self._run_untuned_trial(study, progress)
+            left = deadline - time.monotonic() - self._reserve_final_stage(study, deadline)
             study.optimize(
                 self.objective,
                 n_trials=None if s.trials is None else max(s.trials - ran, 0),
@@ -301,13 +286,31 @@ class Tuner:
             result["picked"] = picked
         return result
 
-    def _reserve_final_stage(self, study: Any) -> float:
+    def _run_untuned_trial(self, study: Any, progress: Any) -> int:
+        """Score the untuned scene (every centre) first if the study has no complete trial: 1 if run."""
+        if _complete(study):
+            return 0
+        study.enqueue_trial({n: v for e in self.entries for n, v in e.center().items()})
+        study.optimize(self.objective, n_trials=1, callbacks=[progress], catch=())
+        return 1
+
+    def _reserve_final_stage(self, study: Any, deadline: float) -> float:
         """Seconds to keep for the final stage: probe the untuned trial now (if not done) and count as
         much again for each of the ``--final`` best trials still to be probed after the search."""
-        if not self.settings.final:
+        s = self.settings
+        if not s.final:
             return 0.0
         record = self._probe(study, _complete(study)[0])  # the untuned trial
-        return self.settings.final * float(record.get("seconds") or 0.0)
+        reserve = s.final * float(record.get("seconds") or 0.0)
+        if reserve >= deadline - time.monotonic():
+            more = f"{s.final} more probes take" if s.final > 1 else "1 more probe takes"
+            print(
+                f"--budget {_duration(s.budget_s)}: the final stage's {more} about {_duration(reserve)} (as "
+                "long as the untuned trial's), which leaves no time to search; give a larger --budget or a "
+                "smaller --final",
+                file=sys.stderr,
+            )
+        return reserve
 
     def probe_settings(self) -> Any:
         from simgen.tuning.probe import ProbeSettings
