@@ -217,9 +217,29 @@ def test_the_budget_covers_the_final_stage(blender, tmp_path: Path, capsys) -> N
 def test_trials_0_on_a_study_without_trials_is_refused(tmp_path: Path) -> None:
     """``--trials 0`` (only the final stage) on a new study has nothing to probe: one message, not
     Optuna's "no trials are completed yet"."""
-    import cv2
-
     from simgen.tuning.tuner import TuneSettings, tune
+
+    scene, photos = _tune_scene_and_plain_photos(tmp_path)
+    with pytest.raises(SimgenError, match="--trials 0 runs only the final stage, but this study has no"):
+        tune(TuneSettings(config=scene, real=photos, out=tmp_path / "t", trials=0))
+
+
+def test_the_final_stage_on_unlabelled_photos_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    """Probes score AP against the photos' boxes: without labels every AP would be meaningless, and the
+    pick with it; refused before the search (which would run for the whole budget first)."""
+    from simgen.tuning.tuner import TuneSettings, tune
+
+    scene, photos = _tune_scene_and_plain_photos(tmp_path)
+    with pytest.raises(
+        SimgenError, match=r"photos: --final scores .* needs their labels, and they have none"
+    ):
+        tune(TuneSettings(config=scene, real=photos, out=tmp_path / "t", final=2))
+    assert not (tmp_path / "t").exists()
+
+
+def _tune_scene_and_plain_photos(tmp_path: Path) -> tuple[Path, Path]:
+    """A scene with one tune: field, and a folder of 4 flat gray photos without any annotations file."""
+    import cv2
 
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -227,11 +247,7 @@ def test_trials_0_on_a_study_without_trials_is_refused(tmp_path: Path) -> None:
         cv2.imwrite(str(photos / f"{i}.png"), np.full((48, 64, 3), 40 * i, np.uint8))
     scene = tmp_path / "scene.yaml"
     scene.write_text(yaml.safe_dump(_scene(tune=[{"field": "postfx.auto_exposure", "value": [80, 220]}])))
-    settings = TuneSettings(config=scene, real=photos, out=tmp_path / "t", trials=0, final=1)
-    with pytest.raises(
-        SimgenError, match="--trials 0 runs only the final stage, but this study has no trials"
-    ):
-        tune(settings)
+    return scene, photos
 
 
 def _check_final_stage(settings, out: Path) -> None:

@@ -144,7 +144,7 @@ class Tuner:
         self.raw, untuned = read_raw(settings.config)
         self.entries = tune_entries(self.raw) or []
         self._real = _real_set(settings)
-        self._check_categories(set(untuned.category_names()))
+        self._check_photos(set(untuned.category_names()))
         self.asset_paths = rebased_asset_paths(self.raw, settings.config, settings.out)
         settings.out.mkdir(parents=True, exist_ok=True)  # only once the inputs are known to be usable
         self.study = self._open_study()
@@ -197,7 +197,15 @@ class Tuner:
             "--box-scale": s.box_scale,
         }
 
-    def _check_categories(self, names: set[str]) -> None:
+    def _check_photos(self, names: set[str]) -> None:
+        """The photos must share a category with the scene where they are labelled, and be labelled for
+        the final stage (it scores detectors by AP against their boxes)."""
+        if self.settings.final and not self._real.num_annotations:
+            raise SimgenError(
+                f"{self.settings.real}: --final scores each candidate by a detector's AP on these photos, "
+                "which needs their labels, and they have none (no annotations); drop --final or give "
+                "labelled photos"
+            )
         real_names = set(self._real.categories.values())
         if self._real.num_annotations and not names & real_names:
             raise SimgenError(
