@@ -130,7 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--box-scale", type=float, default=1.0, help="grow render boxes by the photos' rule")
     tune.add_argument("--workers", type=int, default=0, help="render processes (default: CPU cores)")
     tune.add_argument("--seed", type=int, default=0, help="the sampler's seed")
-    tune.add_argument("--device", default="cpu", help="feature network and probe device (cpu, cuda)")
+    tune.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="feature network and probe device (auto: CUDA when available, else CPU)",
+    )
     final = tune.add_argument_group(
         "final stage",
         "after the search, train a short detector on renders of the untuned trial and of the K best trials "

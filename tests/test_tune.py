@@ -377,6 +377,12 @@ def test_tune_refuses_configs_without_a_tune_section_and_unmatched_photos(tmp_pa
         tune(TuneSettings(config=scene, real=photos, out=tmp_path / "o"))
 
 
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 @pytest.mark.parametrize(
     "option, message",
     [
@@ -387,13 +393,20 @@ def test_tune_refuses_configs_without_a_tune_section_and_unmatched_photos(tmp_pa
         ({"box_scale": float("nan")}, "--box-scale nan"),
         ({"workers": -1}, "--workers -1"),
         ({"budget_s": float("inf")}, "--budget must be finite"),
+        ({"device": "tpu"}, "--device 'tpu': choose auto, cpu or cuda"),
+        pytest.param(
+            {"device": "cuda"},
+            "--device cuda: no CUDA device is available",
+            marks=pytest.mark.skipif(_has_cuda(), reason="this machine has a CUDA device"),
+        ),
     ],
 )
 def test_tune_settings_that_cannot_work_are_refused_before_any_render(
     tmp_path: Path, option: dict, message: str
 ) -> None:
     """Found by hand: --images 1 failed inside trial 0 with 'image indices [1] are outside 0..0' and an
-    Optuna warning; --size 8 and --box-scale 0 started a study. Each is now one message naming the option,
+    Optuna warning; --size 8 and --box-scale 0 started a study; --device cuda without a GPU was an
+    internal error after the output folder was made. Each is now one message naming the option,
     and nothing is written (the config and photos are not even read)."""
     from simgen.tuning.tuner import TuneSettings, tune
 

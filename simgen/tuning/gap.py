@@ -75,9 +75,10 @@ class FeatureNet:
         import torch
 
         from simgen.evaluate.backbones import Lite0Classifier
+        from simgen.evaluate.train import resolve_device
 
         self.torch = torch
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         model = Lite0Classifier()
         model.load_imagenet()
         self.model = model.eval().to(self.device)

@@ -48,7 +48,7 @@ class TuneSettings:
     seed: int = 0
     box_scale: float = 1.0
     workers: int = 0
-    device: str = "cpu"
+    device: str = "auto"
     final: int = 0  # probe this many best trials (and the untuned one) with a short detector, pick by AP
     final_images: int = 64
     final_size: int = 320
@@ -506,6 +506,9 @@ def check_settings(settings: TuneSettings) -> None:
     for failed, message in problems:
         if failed:
             raise SimgenError(message)
+    from simgen.evaluate.train import resolve_device
+
+    resolve_device(s.device)  # --device cuda without a GPU: one message before the output folder is made
 
 
 def tune(settings: TuneSettings) -> dict[str, Any]:
