@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from simgen.errors import SimgenError
+
 
 def add_label_commands(sub: argparse._SubParsersAction) -> None:
     audit = sub.add_parser("audit", help="check every annotation of a dataset; non-zero exit on violations")
@@ -49,7 +51,11 @@ def add_label_commands(sub: argparse._SubParsersAction) -> None:
         metavar="FRACTION",
         help="use only the training part of SECOND, split as `simgen eval --real-split FRACTION` splits it",
     )
-    compare.add_argument("--max-images", type=positive_int, help="measure at most this many images per set")
+    compare.add_argument(
+        "--max-images",
+        type=positive_int,
+        help="measure the statistics on at most this many images per set (--gap reads them all)",
+    )
     compare.add_argument("--out", help="also write the result as JSON to this file")
     compare.add_argument(
         "--gap",
@@ -141,10 +147,41 @@ def audit_after_render(coco_path: Path | None, num_images: int = 0) -> int:
     return 0 if report.ok else 1
 
 
+def check_compare_options(args: argparse.Namespace) -> None:
+    """Options that cannot work, refused before minutes of measuring: one message naming the option."""
+    from simgen.labels import BOX_SCALE_LIMITS
+
+    low, high = BOX_SCALE_LIMITS
+    split = args.second_split
+    out = Path(args.out) if args.out else None
+    problems = [
+        (
+            split is not None and not 0.0 < split < 1.0,
+            f"--second-split {split}: must lie strictly between 0 and 1",
+        ),
+        (
+            args.box_scale != 1.0 and not args.gap,
+            "--box-scale grows the boxes the --gap measure crops: add --gap",
+        ),
+        (
+            not low < args.box_scale < high,
+            f"--box-scale {args.box_scale}: must lie strictly between {low} and {high} (as simgen eval's)",
+        ),
+        (
+            out is not None and out.is_dir(),
+            f"--out {args.out}: is a folder; give a JSON file ({(out or Path()) / 'compare.json'})",
+        ),
+    ]
+    for failed, message in problems:
+        if failed:
+            raise SimgenError(message)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from simgen.appearance import compare_coco_sets, format_table, load_compared_sets
     from simgen.fileio import write_json_atomic
 
+    check_compare_options(args)
     first, second = load_compared_sets(args.first, args.second, args.second_split)
     result = compare_coco_sets(first, second, args.size, args.max_images)
     print(format_table(result))
@@ -175,7 +212,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from simgen.build.remote import download_dataset, is_url, staging_folder, upload_export
-    from simgen.errors import SimgenError
     from simgen.writers import export, open_dataset
 
     if is_url(args.dataset) and not args.out:

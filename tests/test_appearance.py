@@ -154,6 +154,28 @@ def test_cli_prints_table_and_writes_json(tmp_path: Path, capsys: pytest.Capture
     assert "missing" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--second-split", "2"], "--second-split 2.0: must lie strictly between 0 and 1"),
+        (["--box-scale", "1.2"], "--box-scale grows the boxes the --gap measure crops: add --gap"),
+        (["--gap", "--box-scale", "5"], "--box-scale 5.0: must lie strictly between 0.5 and 2.0"),
+        (["--out", "{tmp}"], "is a folder; give a JSON file"),
+    ],
+)
+def test_compare_options_that_cannot_work_are_one_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], message: str
+) -> None:
+    """Found by hand: --second-split 2 was reported as '--real-split 2.0', --box-scale 5 --gap measured
+    boxes five times their size, --box-scale without --gap was ignored, and --out on a folder failed after
+    the measuring with 'error: /.tmp.s_uz44h9.tmp: Is a directory'."""
+    data = _write_set(tmp_path / "a", (0, 0, 200), n=2)
+    argv = ["compare", str(data), str(data), *(o.replace("{tmp}", str(tmp_path)) for o in options)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+
+
 def _two_category_set(folder: Path, circle_bgr: tuple[int, int, int], n: int = 16) -> Path:
     """Gray images with a red square (category 'square', at the left border) and a circle of the given
     color (category 'circle') each: the squares are the same in every set, only the circles change."""
