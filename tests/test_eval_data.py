@@ -201,6 +201,18 @@ def test_cli_settings_errors_name_the_field() -> None:
         settings_from_args(_parse(["--real-test", "r"]))
 
 
+def test_a_negative_seed_and_an_out_that_is_a_file_are_refused_before_training(tmp_path: Path) -> None:
+    """Found by hand: --seed -5 failed after the first iteration (numpy: 'expected non-negative integer',
+    an internal error); --out on a file said only '/etc/passwd: File exists'."""
+    base = ["--synthetic", "s", "--real-test", "r"]
+    with pytest.raises(SimgenError, match=r"seed \(--seed\): Input should be greater than or equal to 0"):
+        settings_from_args(_parse([*base, "--seed", "-5"]))
+    afile = tmp_path / "report.txt"
+    afile.write_text("x")
+    with pytest.raises(SimgenError, match=r"out \(--out\): Value error, is a file; give a folder"):
+        settings_from_args(_parse([*base, "--out", str(afile)]))
+
+
 def test_standalone_module_help() -> None:
     out = subprocess.run([sys.executable, "-m", "simgen.evaluate", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--real-split" in out.stdout and "--pretrained" in out.stdout

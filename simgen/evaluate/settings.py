@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from simgen.errors import SimgenError
 from simgen.labels import BOX_SCALE_LIMITS
@@ -47,7 +47,7 @@ class EvalSettings(BaseModel):
     lr: float = Field(0.01, gt=0)
     category_map: dict[str, str] = Field(default_factory=dict)
     out: str = "eval-out"
-    seed: int = 0
+    seed: int = Field(0, ge=0)  # numpy seeds the data order and augmentation: non-negative
     device: Literal["auto", "cpu", "cuda"] = "auto"
     resume: bool = False
     scaling_sizes: list[int] | None = None
@@ -66,6 +66,13 @@ class EvalSettings(BaseModel):
     )
     overlay_images: int = Field(6, ge=0)
     progress: bool = True
+
+    @field_validator("out")
+    @classmethod
+    def _out_is_a_folder(cls, out: str) -> str:
+        if Path(out).exists() and not Path(out).is_dir():
+            raise ValueError("is a file; give a folder for the report and checkpoints")
+        return out
 
     @model_validator(mode="after")
     def _consistent(self) -> EvalSettings:
