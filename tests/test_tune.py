@@ -392,6 +392,7 @@ def _has_cuda() -> bool:
         ({"box_scale": 0.0}, "--box-scale 0.0: must lie strictly between 0.5 and 2.0"),
         ({"box_scale": float("nan")}, "--box-scale nan"),
         ({"workers": -1}, "--workers -1"),
+        ({"seed": -1}, "--seed -1: must lie in 0 .. 2**32 - 1"),
         ({"budget_s": float("inf")}, "--budget must be finite"),
         ({"device": "tpu"}, "--device 'tpu': choose auto, cpu or cuda"),
         pytest.param(

@@ -502,6 +502,7 @@ def check_settings(settings: TuneSettings) -> None:
             f"{BOX_SCALE_LIMITS[1]} (as simgen eval's --synthetic-box-scale)",
         ),
         (s.workers < 0, f"--workers {s.workers}: must be 0 (one per CPU core) or more"),
+        (not 0 <= s.seed < 2**32, f"--seed {s.seed}: must lie in 0 .. 2**32 - 1 (the sampler's seed)"),
     ]
     for failed, message in problems:
         if failed:
