@@ -417,6 +417,15 @@ def test_tune_settings_that_cannot_work_are_refused_before_any_render(
     assert not out.exists()
 
 
+def test_an_out_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    from simgen.tuning.tuner import TuneSettings, tune
+
+    afile = tmp_path / "study.txt"
+    afile.write_text("x")
+    with pytest.raises(SimgenError, match="is a file; give a folder for the study"):
+        tune(TuneSettings(config=tmp_path / "missing.yaml", real=tmp_path, out=afile))
+
+
 def test_a_study_resumes_only_with_the_scene_photos_and_trial_settings_it_was_made_with(
     tmp_path: Path,
 ) -> None:

@@ -503,6 +503,10 @@ def check_settings(settings: TuneSettings) -> None:
         ),
         (s.workers < 0, f"--workers {s.workers}: must be 0 (one per CPU core) or more"),
         (not 0 <= s.seed < 2**32, f"--seed {s.seed}: must lie in 0 .. 2**32 - 1 (the sampler's seed)"),
+        (
+            Path(s.out).exists() and not Path(s.out).is_dir(),
+            f"--out {s.out}: is a file; give a folder for the study",
+        ),
     ]
     for failed, message in problems:
         if failed:
