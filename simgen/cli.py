@@ -251,10 +251,10 @@ def _load(args: argparse.Namespace):
 def cmd_render(args: argparse.Namespace) -> int:
     from simgen.build import build_dataset
     from simgen.build.cpus import auto_workers, check_local_parallelism, parse_workers
-    from simgen.build.output import check_output_dir
     from simgen.build.ray import RayRunner
     from simgen.build.remote import build_remote, is_url
     from simgen.build.shards import resolve_shard
+    from simgen.fileio import check_output_dir
 
     remote = is_url(args.out)
     if not remote:
@@ -391,8 +391,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
+    from simgen.fileio import check_output_file
     from simgen.preview import contact_sheet
 
+    if args.out:
+        check_output_file(args.out, example="preview.png")
     if args.clip is not None:
         from simgen.clip_preview import clip_animation
 

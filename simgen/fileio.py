@@ -18,6 +18,43 @@ import OpenEXR
 
 from simgen.errors import SimgenError
 
+SPECIAL_ROOTS = ("/proc", "/sys", "/dev")
+
+
+def check_output_dir(out: str | Path, option: str = "--out") -> Path:
+    """``out`` as a folder simgen can create and write in, or one clear error naming ``option`` (before
+    anything runs: a bad output path found after minutes of work loses them)."""
+    text = str(out)
+    if not text.strip():
+        raise SimgenError(f"{option}: the output folder is an empty path")
+    path = Path(os.path.abspath(text))
+    if any(path == Path(root) or Path(root) in path.parents for root in SPECIAL_ROOTS):
+        raise SimgenError(
+            f"{option} {text}: {path} is a system folder (devices or kernel files), not a place for a dataset"
+        )
+    if path.exists() and not path.is_dir():
+        raise SimgenError(f"{option} {text}: {path} is a file, not a folder")
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise SimgenError(f"{option} {text}: {existing} is a file, so no folder can be made under it")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SimgenError(f"{option} {text}: no permission to write in {existing}")
+    return path
+
+
+def check_output_file(out: str | Path, option: str = "--out", example: str = "out.json") -> Path:
+    """``out`` as a file simgen can write (its folder exists or can be made), or one clear error naming
+    ``option``; ``example`` is the file name suggested when ``out`` is a folder."""
+    path = Path(os.path.abspath(str(out)))
+    if path.is_dir():
+        raise SimgenError(f"{option} {out}: is a folder; give the file to write, e.g. {path / example}")
+    existing = next(p for p in path.parents if p.exists())
+    if not existing.is_dir():
+        raise SimgenError(f"{option} {out}: {existing} is a file, so nothing can be written under it")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SimgenError(f"{option} {out}: no permission to write in {existing}")
+    return path
+
 
 def json_digest(value: Any) -> str:
     """A short, stable digest of JSON-able data (key order does not matter): the fingerprints that

@@ -149,11 +149,11 @@ def audit_after_render(coco_path: Path | None, num_images: int = 0) -> int:
 
 def check_compare_options(args: argparse.Namespace) -> None:
     """Options that cannot work, refused before minutes of measuring: one message naming the option."""
+    from simgen.fileio import check_output_file
     from simgen.labels import BOX_SCALE_LIMITS
 
     low, high = BOX_SCALE_LIMITS
     split = args.second_split
-    out = Path(args.out) if args.out else None
     problems = [
         (
             split is not None and not 0.0 < split < 1.0,
@@ -167,14 +167,12 @@ def check_compare_options(args: argparse.Namespace) -> None:
             not low < args.box_scale < high,
             f"--box-scale {args.box_scale}: must lie strictly between {low} and {high} (as simgen eval's)",
         ),
-        (
-            out is not None and out.is_dir(),
-            f"--out {args.out}: is a folder; give a JSON file ({(out or Path()) / 'compare.json'})",
-        ),
     ]
     for failed, message in problems:
         if failed:
             raise SimgenError(message)
+    if args.out:
+        check_output_file(args.out, example="compare.json")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -202,8 +200,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    from simgen.fileio import check_output_dir
     from simgen.stats import write_stats
 
+    if args.out:
+        check_output_dir(args.out)
     json_path, png = write_stats(args.dataset, args.out)
     print(json_path)
     print(png)

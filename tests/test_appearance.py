@@ -160,7 +160,7 @@ def test_cli_prints_table_and_writes_json(tmp_path: Path, capsys: pytest.Capture
         (["--second-split", "2"], "--second-split 2.0: must lie strictly between 0 and 1"),
         (["--box-scale", "1.2"], "--box-scale grows the boxes the --gap measure crops: add --gap"),
         (["--gap", "--box-scale", "5"], "--box-scale 5.0: must lie strictly between 0.5 and 2.0"),
-        (["--out", "{tmp}"], "is a folder; give a JSON file"),
+        (["--out", "{tmp}"], "is a folder; give the file to write"),
     ],
 )
 def test_compare_options_that_cannot_work_are_one_message(

@@ -422,7 +422,7 @@ def test_an_out_that_is_a_file_is_refused(tmp_path: Path) -> None:
 
     afile = tmp_path / "study.txt"
     afile.write_text("x")
-    with pytest.raises(SimgenError, match="is a file; give a folder for the study"):
+    with pytest.raises(SimgenError, match=r"study\.txt is a file, not a folder"):
         tune(TuneSettings(config=tmp_path / "missing.yaml", real=tmp_path, out=afile))
 
 

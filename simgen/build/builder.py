@@ -19,10 +19,11 @@ from simgen.build.frame import Done, RenderedImage, commit_image
 from simgen.build.layout import Layout, folder_layout
 from simgen.build.local import Runner, local_runner
 from simgen.build.merge import merge_dataset, missing_indices
-from simgen.build.output import check_output_dir, output_folder
+from simgen.build.output import output_folder
 from simgen.build.records import Level, remove_stale_temps, scan_done
 from simgen.config.schema import SceneConfig
 from simgen.errors import SimgenError
+from simgen.fileio import check_output_dir
 
 
 @dataclass

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,27 +26,6 @@ from simgen.errors import SimgenError
 from simgen.fileio import write_text_atomic
 
 CONFIG_FILES = ("config.yaml", "config.hash")
-SPECIAL_ROOTS = ("/proc", "/sys", "/dev")
-
-
-def check_output_dir(out: str | Path) -> Path:
-    """``out`` as a folder simgen can create and write in, or one clear error (before anything runs)."""
-    text = str(out)
-    if not text.strip():
-        raise SimgenError("--out: the output folder is an empty path")
-    path = Path(os.path.abspath(text))
-    if any(path == Path(root) or Path(root) in path.parents for root in SPECIAL_ROOTS):
-        raise SimgenError(
-            f"--out {text}: {path} is a system folder (devices or kernel files), not a place for a dataset"
-        )
-    if path.exists() and not path.is_dir():
-        raise SimgenError(f"--out {text}: {path} is a file, not a folder")
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    if not existing.is_dir():
-        raise SimgenError(f"--out {text}: {existing} is a file, so no folder can be made under it")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise SimgenError(f"--out {text}: no permission to write in {existing}")
-    return path
 
 
 @contextlib.contextmanager

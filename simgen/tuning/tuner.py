@@ -29,7 +29,7 @@ import yaml
 
 from simgen.config.tunable import TuneField, set_tuned_values, tune_entries
 from simgen.errors import SimgenError
-from simgen.fileio import json_digest, write_bytes_atomic, write_text_atomic
+from simgen.fileio import check_output_dir, json_digest, write_bytes_atomic, write_text_atomic
 
 STUDY_NAME = "simgen-tune"
 
@@ -503,10 +503,6 @@ def check_settings(settings: TuneSettings) -> None:
         ),
         (s.workers < 0, f"--workers {s.workers}: must be 0 (one per CPU core) or more"),
         (not 0 <= s.seed < 2**32, f"--seed {s.seed}: must lie in 0 .. 2**32 - 1 (the sampler's seed)"),
-        (
-            Path(s.out).exists() and not Path(s.out).is_dir(),
-            f"--out {s.out}: is a file; give a folder for the study",
-        ),
     ]
     for failed, message in problems:
         if failed:
@@ -514,6 +510,7 @@ def check_settings(settings: TuneSettings) -> None:
     from simgen.evaluate.train import resolve_device
 
     resolve_device(s.device)  # --device cuda without a GPU: one message before the output folder is made
+    check_output_dir(s.out)
 
 
 def tune(settings: TuneSettings) -> dict[str, Any]:
