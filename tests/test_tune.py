@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -190,8 +191,9 @@ def test_tune_recovers_a_shifted_exposure(blender, tmp_path: Path) -> None:
 
 @pytest.mark.blender
 def test_the_budget_covers_the_final_stage(blender, tmp_path: Path, capsys) -> None:
-    """With ``--final 1`` the untuned trial is probed before the search starts (the search then stops in
-    time for the other probe), and a budget the probes alone use up runs no search, saying why."""
+    """With ``--final 1`` the untuned trial is probed before the search starts, the search then stops in
+    time for the other probe (the whole run ends near the budget, not a probe after it), and a budget the
+    probes alone use up runs no search, saying why."""
     import optuna
 
     from simgen.tuning.tuner import STUDY_NAME, TuneSettings, tune
@@ -208,6 +210,13 @@ def test_the_budget_covers_the_final_stage(blender, tmp_path: Path, capsys) -> N
     assert seconds > 0 and waited >= 0.9 * seconds, (seconds, waited)  # the probe ran between the trials
     rows = list(csv.DictReader((tmp_path / "a" / "final.csv").open()))
     assert rows and all(float(r["seconds"]) > 0 for r in rows)
+
+    trial_seconds = study.trials[0].user_attrs["seconds"]
+    budget = 2 * 1.15 * seconds + trial_seconds + 20  # both probes, their margin, and about 20 s of search
+    tune(TuneSettings(out=tmp_path / "c", budget_s=budget, **common))
+    study = optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{tmp_path / 'c' / 'study.db'}")
+    took = (datetime.now() - study.trials[0].datetime_start).total_seconds()
+    assert len(study.trials) > 2 and took < budget, (took, budget, seconds)  # was a probe over it
 
     result = tune(TuneSettings(out=tmp_path / "b", budget_s=1, **common))
     assert result["trials"] == 1 and result["picked"]["trial"] == 0  # the untuned trial, probed; no search

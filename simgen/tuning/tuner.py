@@ -278,7 +278,9 @@ class Tuner:
 
         try:
             ran = self._run_untuned_trial(study, progress)
-            left = deadline - time.monotonic() - self._reserve_final_stage(study, deadline)
+            # the reserve probes the untuned trial: read the clock after it, not before
+            reserve = self._reserve_final_stage(study, deadline)
+            left = deadline - time.monotonic() - reserve
             study.optimize(
                 self.objective,
                 n_trials=None if s.trials is None else max(s.trials - ran, 0),
