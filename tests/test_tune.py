@@ -83,6 +83,15 @@ def test_kid_is_near_zero_for_one_distribution_and_large_for_two() -> None:
     assert abs(kid(a, b)) < 0.02 < kid(a, shifted)
 
 
+def _load_study(out: Path):
+    """The study ``simgen tune --out OUT`` keeps in OUT/study.db."""
+    import optuna
+
+    from simgen.tuning.tuner import STUDY_NAME
+
+    return optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{out / 'study.db'}")
+
+
 def _build(raw: dict, out: Path, indices: list[int] | None = None) -> Path:
     from simgen.build import build_dataset
 
@@ -194,9 +203,7 @@ def test_the_budget_covers_the_final_stage(blender, tmp_path: Path, capsys) -> N
     """With ``--final 1`` the untuned trial is probed before the search starts, the search then stops in
     time for the other probe (the whole run ends near the budget, not a probe after it), and a budget the
     probes alone use up runs no search, saying why."""
-    import optuna
-
-    from simgen.tuning.tuner import STUDY_NAME, TuneSettings, tune
+    from simgen.tuning.tuner import PROBE_MARGIN, TuneSettings, tune
 
     real = _build(_scene(scene={"name": "real", "seed": 7, "num_images": 8}), tmp_path / "real")
     scene = tmp_path / "scene.yaml"
@@ -204,7 +211,7 @@ def test_the_budget_covers_the_final_stage(blender, tmp_path: Path, capsys) -> N
     probe = {"final": 1, "final_images": 8, "final_size": 64, "final_iters": 4}
     common = {"config": scene, "real": real, "images": 4, "size": 64, "samples": 2, "workers": 2, **probe}
     tune(TuneSettings(out=tmp_path / "a", trials=2, budget_s=600, **common))
-    study = optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{tmp_path / 'a' / 'study.db'}")
+    study = _load_study(tmp_path / "a")
     seconds = study.user_attrs["probe:0"]["seconds"]
     waited = (study.trials[1].datetime_start - study.trials[0].datetime_complete).total_seconds()
     assert seconds > 0 and waited >= 0.9 * seconds, (seconds, waited)  # the probe ran between the trials
@@ -212,9 +219,9 @@ def test_the_budget_covers_the_final_stage(blender, tmp_path: Path, capsys) -> N
     assert rows and all(float(r["seconds"]) > 0 for r in rows)
 
     trial_seconds = study.trials[0].user_attrs["seconds"]
-    budget = 2 * 1.15 * seconds + trial_seconds + 20  # both probes, their margin, and about 20 s of search
+    budget = 2 * PROBE_MARGIN * seconds + trial_seconds + 20  # both probes with margin, ~20 s of search
     tune(TuneSettings(out=tmp_path / "c", budget_s=budget, **common))
-    study = optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{tmp_path / 'c' / 'study.db'}")
+    study = _load_study(tmp_path / "c")
     took = (datetime.now() - study.trials[0].datetime_start).total_seconds()
     assert len(study.trials) > 2 and took < budget + 0.25 * seconds, (took, budget)  # was a probe over it
 
@@ -442,7 +449,6 @@ def test_a_study_resumes_only_with_the_scene_photos_and_trial_settings_it_was_ma
     and kept an old trial, outside the new bounds, as best.yaml. Each of scene, photos and trial settings
     is now part of the study's setup; a change is refused naming what changed, and nothing is added."""
     import cv2
-    import optuna
 
     from simgen.tuning.tuner import Tuner, TuneSettings
 
@@ -466,7 +472,7 @@ def test_a_study_resumes_only_with_the_scene_photos_and_trial_settings_it_was_ma
     scene.write_text(yaml.safe_dump(_scene(postfx={"noise": 1.0}, tune=[{**tuned[0], "value": [0, 4]}])))
     with pytest.raises(SimgenError, match="made with another scene;"):
         Tuner(settings)
-    study = optuna.load_study(study_name="simgen-tune", storage=f"sqlite:///{out / 'study.db'}")
+    study = _load_study(out)
     assert study.trials == []
 
 

@@ -278,13 +278,13 @@ class Tuner:
 
         try:
             ran = self._run_untuned_trial(study, progress)
-            # the reserve probes the untuned trial: read the clock after it, not before
-            reserve = self._reserve_final_stage(study, deadline)
-            left = deadline - time.monotonic() - reserve
+            untuned = _complete(study)[0]
+            timed = self._probe(study, untuned) if s.final else None  # the first probe times the others
+            left = deadline - time.monotonic()
             study.optimize(
                 self.objective,
                 n_trials=None if s.trials is None else max(s.trials - ran, 0),
-                timeout=max(left, 0.0),
+                timeout=max(left - self._reserve_final_stage(untuned, timed, left), 0.0),
                 callbacks=[progress],
                 catch=(),
             )
@@ -307,17 +307,17 @@ class Tuner:
         study.optimize(self.objective, n_trials=1, callbacks=[progress], catch=())
         return 1
 
-    def _reserve_final_stage(self, study: Any, deadline: float) -> float:
-        """Seconds to keep for the final stage: probe the untuned trial now (if not done) and count as
-        much again for each of the ``--final`` best trials still to be probed after the search, with
-        ``PROBE_MARGIN`` for probes that run longer, and one trial for the one under way at the deadline."""
+    def _reserve_final_stage(self, untuned: Any, probe: dict[str, Any] | None, left: float) -> float:
+        """Seconds of the ``left`` ones to keep for the final stage: the untuned trial's ``probe`` time
+        again for each of the ``--final`` best trials still to be probed after the search, with
+        ``PROBE_MARGIN`` for probes that run longer, and one trial for the one under way at the deadline
+        (0 without ``--final``); says so when that leaves no time to search."""
         s = self.settings
-        if not s.final:
+        if probe is None:
             return 0.0
-        record = self._probe(study, _complete(study)[0])  # the untuned trial
-        trial_seconds = _complete(study)[0].user_attrs.get("seconds") or 0.0
-        reserve = s.final * PROBE_MARGIN * float(record.get("seconds") or 0.0) + trial_seconds
-        if reserve >= deadline - time.monotonic():
+        trial_seconds = untuned.user_attrs.get("seconds") or 0.0
+        reserve = s.final * PROBE_MARGIN * float(probe.get("seconds") or 0.0) + trial_seconds
+        if reserve >= left:
             more = f"{s.final} more probes take" if s.final > 1 else "1 more probe takes"
             print(
                 f"--budget {_duration(s.budget_s)}: the final stage's {more} about {_duration(reserve)} (as "
