@@ -151,6 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     final.add_argument(
         "--final-iters", type=positive_int, default=150, help="probe training iterations (150)"
     )
+    tune.add_argument(
+        "--render",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="then render N images of the pick at the scene's own settings into OUT/dataset, inside --budget "
+        "(the search leaves time for them, timed on a few images of the untuned scene first; 0: off)",
+    )
     tune.set_defaults(func=cmd_tune)
 
     preview = sub.add_parser("preview", help="contact sheet PNG: images with masks, boxes and names")
@@ -378,6 +386,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         final_images=args.final_images,
         final_size=args.final_size,
         final_iters=args.final_iters,
+        render=args.render,
     )
     result = tune(settings)
     print(f"{settings.out}: {result['trials']} trials, best gap {result['best']:.4f}")
@@ -387,7 +396,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
             f"final stage: trial {picked['trial']} has the best probe AP50 {picked['AP50']:.3f} (final.csv)"
         )
     print(f"best config: {settings.out / 'best.yaml'}")
-    return 0
+    if "dataset" not in result:
+        return 0
+    summary = result["dataset"]
+    print(summary.describe())
+    print(f"rendering took {summary.wall_seconds:.0f} s (estimated {result['render_estimate_s']:.0f} s)")
+    return audit_after_render(summary.coco_path, settings.render)
 
 
 def cmd_preview(args: argparse.Namespace) -> int:

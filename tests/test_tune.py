@@ -230,6 +230,40 @@ def test_the_budget_covers_the_final_stage(blender, tmp_path: Path, capsys) -> N
     assert "leaves no time to search" in capsys.readouterr().err
 
 
+@pytest.mark.blender
+def test_render_makes_the_picks_dataset_inside_the_budget(blender, tmp_path: Path, capsys) -> None:
+    """``--render N``: a few images of the untuned scene are timed at its own settings before the search,
+    and the search leaves that time (a budget the rendering alone uses up runs no search, saying why);
+    OUT/dataset then holds N labelled images of best.yaml's scene at the scene's own resolution, and a
+    resumed run that picks another trial says what to do with that dataset."""
+    from simgen.tuning.tuner import TuneSettings, tune
+
+    real = _build(_scene(scene={"name": "real", "seed": 7, "num_images": 8}), tmp_path / "real")
+    scene = tmp_path / "scene.yaml"
+    scene.write_text(yaml.safe_dump(_scene(tune=[{"field": "postfx.auto_exposure", "value": [80, 220]}])))
+    out = tmp_path / "t"
+    common = {"config": scene, "real": real, "out": out, "images": 4, "size": 48, "samples": 2, "workers": 2}
+    result = tune(TuneSettings(budget_s=1, render=5, **common))
+    err = capsys.readouterr().err
+    assert result["trials"] == 1 and "rendering 5 images of the pick" in err and "no time to search" in err
+    per_image = _load_study(out).user_attrs["render seconds per image, 2 workers"]
+    assert per_image > 0 and result["render_estimate_s"] == pytest.approx(5 * per_image)
+    assert not (out / "render_timing").exists()
+    coco = json.loads((out / "dataset" / "annotations.json").read_text())
+    assert len(coco["images"]) == 5 and coco["annotations"]
+    assert {(i["width"], i["height"]) for i in coco["images"]} == {(64, 64)}  # not the trials' 48 px
+    best = yaml.safe_load((out / "best.yaml").read_text())
+    rendered = yaml.safe_load((out / "dataset" / "config.yaml").read_text())
+    assert rendered["postfx"]["auto_exposure"] == best["postfx"]["auto_exposure"] == 150.0  # the untuned
+
+    (out / "best.yaml").write_text((out / "best.yaml").read_text().replace("150.0", "190.0"))
+    from simgen.tuning.tuner import Tuner
+
+    tuner = Tuner(TuneSettings(budget_s=1, render=5, **common))
+    with pytest.raises(SimgenError, match=r"holds images of an earlier pick.*--trials 0"):
+        tuner.render_pick(1.0, 1.0)
+
+
 def test_trials_0_on_a_study_without_trials_is_refused(tmp_path: Path) -> None:
     """``--trials 0`` (only the final stage) on a new study has nothing to probe: one message, not
     Optuna's "no trials are completed yet"."""

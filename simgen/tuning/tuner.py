@@ -35,6 +35,9 @@ STUDY_NAME = "simgen-tune"
 # Probes of other candidates ran up to 14 % longer than the untuned one on the dice (441, 456, 505 s):
 # the search keeps this much more per probe, so the final stage still ends within --budget.
 PROBE_MARGIN = 1.15
+# --render N is timed on this many images per render process of the untuned scene at its own settings,
+# process start-up included (a long build spreads that over all its images, so the estimate errs long).
+RENDER_TIMING_IMAGES_PER_WORKER = 3
 
 
 @dataclass
@@ -56,6 +59,7 @@ class TuneSettings:
     final_images: int = 64
     final_size: int = 320
     final_iters: int = 150
+    render: int = 0  # then render this many images of the pick into OUT/dataset, inside the budget
 
 
 def parse_budget(text: str) -> float:
@@ -143,6 +147,7 @@ class Tuner:
     """One tuning run (a context for the study, the reference photos and the trials' scratch folders)."""
 
     def __init__(self, settings: TuneSettings) -> None:
+        self.started = time.monotonic()  # --budget counts from here: reading the photos is part of the run
         self.settings = settings
         self.raw, untuned = read_raw(settings.config)
         self.entries = tune_entries(self.raw) or []
@@ -256,12 +261,14 @@ class Tuner:
         return measure_gap(renders, self.reference, self.net, size=max(self.settings.size, 64))
 
     def run(self) -> dict[str, Any]:
-        """The search, then the final stage, within ``--budget`` together: with ``--final K`` the untuned
-        trial is probed first, and the search stops early enough to leave time for the K more probes
-        (each measured by that first one), so the command ends near the budget, not K probes after it."""
+        """The search, the final stage and the pick's dataset (``--render``) within ``--budget`` together:
+        with ``--final K`` the untuned trial is probed first, with ``--render N`` a few images of the
+        untuned scene are rendered at its own settings first, and the search stops early enough to leave
+        time for the K more probes and the N images (each estimated from those first timings), so the
+        command ends near the budget, not K probes and a dataset after it."""
         from tqdm import tqdm
 
-        deadline = time.monotonic() + self.settings.budget_s
+        deadline = self.started + self.settings.budget_s
         study, s = self.study, self.settings
         done = len(study.trials)
         if s.trials == 0 and not _complete(study):
@@ -280,11 +287,12 @@ class Tuner:
             ran = self._run_untuned_trial(study, progress)
             untuned = _complete(study)[0]
             timed = self._probe(study, untuned) if s.final else None  # the first probe times the others
+            rendering = self._render_seconds(study)
             left = deadline - time.monotonic()
             study.optimize(
                 self.objective,
                 n_trials=None if s.trials is None else max(s.trials - ran, 0),
-                timeout=max(left - self._reserve_final_stage(untuned, timed, left), 0.0),
+                timeout=max(left - self._reserve_after_search(untuned, timed, rendering, left), 0.0),
                 callbacks=[progress],
                 catch=(),
             )
@@ -297,6 +305,9 @@ class Tuner:
         picked = best_probe(study, self.probe_key())
         if picked is not None:
             result["picked"] = picked
+        if s.render:
+            result["dataset"] = self.render_pick(rendering, deadline - time.monotonic())
+            result["render_estimate_s"] = rendering
         return result
 
     def _run_untuned_trial(self, study: Any, progress: Any) -> int:
@@ -307,25 +318,91 @@ class Tuner:
         study.optimize(self.objective, n_trials=1, callbacks=[progress], catch=())
         return 1
 
-    def _reserve_final_stage(self, untuned: Any, probe: dict[str, Any] | None, left: float) -> float:
-        """Seconds of the ``left`` ones to keep for the final stage: the untuned trial's ``probe`` time
-        again for each of the ``--final`` best trials still to be probed after the search, with
-        ``PROBE_MARGIN`` for probes that run longer, and one trial for the one under way at the deadline
-        (0 without ``--final``); says so when that leaves no time to search."""
+    def _reserve_after_search(
+        self, untuned: Any, probe: dict[str, Any] | None, rendering: float, left: float
+    ) -> float:
+        """Seconds of the ``left`` ones to keep for what follows the search: the untuned trial's ``probe``
+        time again for each of the ``--final`` best trials still to be probed, with ``PROBE_MARGIN`` for
+        probes that run longer, the ``rendering`` of the pick's dataset, and one trial for the one under
+        way at the deadline (0 when nothing follows); says so when that leaves no time to search."""
         s = self.settings
-        if probe is None:
+        probes = s.final * PROBE_MARGIN * float(probe.get("seconds") or 0.0) if probe else 0.0
+        if not probes and not rendering:
             return 0.0
-        trial_seconds = untuned.user_attrs.get("seconds") or 0.0
-        reserve = s.final * PROBE_MARGIN * float(probe.get("seconds") or 0.0) + trial_seconds
+        reserve = probes + rendering + (untuned.user_attrs.get("seconds") or 0.0)
         if reserve >= left:
-            more = f"{s.final} more probes take" if s.final > 1 else "1 more probe takes"
+            after = [
+                f"{s.final} more probe{'s' if s.final > 1 else ''} (as long as the untuned trial's, and a "
+                "margin)"
+                if probes
+                else "",
+                f"rendering {s.render} images of the pick (as timed on the untuned scene)"
+                if rendering
+                else "",
+            ]
             print(
-                f"--budget {_duration(s.budget_s)}: the final stage's {more} about {_duration(reserve)} (as "
-                "long as the untuned trial's, and a margin), which leaves no time to search; give a larger "
-                "--budget or a smaller --final",
+                f"--budget {_duration(s.budget_s)}: {' and '.join(a for a in after if a)} take about "
+                f"{_duration(reserve)}, which leaves no time to search; give a larger --budget, a smaller "
+                "--final or a smaller --render",
                 file=sys.stderr,
             )
         return reserve
+
+    def _render_seconds(self, study: Any) -> float:
+        """The estimated seconds for rendering ``--render`` images of the pick: that many times the
+        untuned scene's seconds per image at its own settings, timed once on a few images with the
+        run's render processes (stored in the study for a resume; 0 without ``--render``)."""
+        s = self.settings
+        if not s.render:
+            return 0.0
+        key = f"render seconds per image, {s.workers or 1} workers"
+        per_image = study.user_attrs.get(key)
+        if per_image is None:
+            per_image = self._time_untuned_render()
+            study.set_user_attr(key, per_image)
+        return s.render * float(per_image)
+
+    def _time_untuned_render(self) -> float:
+        """Seconds per image of the untuned scene at its own resolution, samples and outputs, over
+        ``RENDER_TIMING_IMAGES_PER_WORKER`` images per render process (rendered, timed, deleted)."""
+        from simgen.build import build_dataset
+
+        s = self.settings
+        workers = s.workers or 1
+        count = min(RENDER_TIMING_IMAGES_PER_WORKER * workers, s.render)
+        folder = s.out / "render_timing"
+        shutil.rmtree(folder, ignore_errors=True)
+        start = time.perf_counter()
+        try:
+            build_dataset(
+                self._dataset_config(s.config), folder, indices=range(count), workers=workers, progress=False
+            )
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return (time.perf_counter() - start) / count
+
+    def _dataset_config(self, path: Path) -> Any:
+        """The scene file at ``path`` as the ``--render`` dataset renders it: its own settings,
+        ``--render`` images."""
+        from simgen.config import load_config
+
+        return load_config(path, [f"scene.num_images={self.settings.render}"])
+
+    def render_pick(self, estimated: float, left: float) -> Any:
+        """Render ``--render`` images of ``OUT/best.yaml`` into ``OUT/dataset`` (a normal, resumable simgen
+        dataset), saying how long that should take (``estimated``) and how much of the budget is left;
+        returns the build's summary."""
+        from simgen.build import build_dataset
+
+        s = self.settings
+        print(
+            f"rendering {s.render} images of the pick into {s.out / 'dataset'}: about {_duration(estimated)} "
+            f"(timed on the untuned scene), {_duration(max(left, 0.0))} of the budget left",
+            file=sys.stderr,
+        )
+        config = self._dataset_config(s.out / "best.yaml")
+        _check_no_earlier_pick(config, s.out / "dataset")
+        return build_dataset(config, s.out / "dataset", workers=s.workers or 1)
 
     def probe_settings(self) -> Any:
         from simgen.tuning.probe import ProbeSettings
@@ -412,6 +489,21 @@ class Tuner:
             best_config_text(self.raw, self.entries, best.params, why, self.asset_paths),
         )
         _plot(study, out / "gap.png")
+
+
+def _check_no_earlier_pick(config: Any, folder: Path) -> None:
+    """A resumed tune that picks another trial would otherwise stop at the build's "rendered from a
+    different config", whose advice (another --out) does not fit: say what to do with the old dataset."""
+    from simgen.build.layout import first_record
+    from simgen.build.output import folder_config_hash
+    from simgen.config.loader import config_hash
+
+    owner = folder_config_hash(folder) if folder.is_dir() else None
+    if owner is not None and owner != config_hash(config) and first_record(folder) is not None:
+        raise SimgenError(
+            f"{folder}: holds images of an earlier pick, and this run picked another (best.yaml); move or "
+            "delete that folder, then run the same command with --trials 0 to render the new pick"
+        )
 
 
 def _complete(study: Any) -> list[Any]:
@@ -509,6 +601,7 @@ def check_settings(settings: TuneSettings) -> None:
             f"{BOX_SCALE_LIMITS[1]} (as simgen eval's --synthetic-box-scale)",
         ),
         (s.workers < 0, f"--workers {s.workers}: must be 0 (one per CPU core) or more"),
+        (s.render < 0, f"--render {s.render}: must be 0 (no dataset) or more"),
         (not 0 <= s.seed < 2**32, f"--seed {s.seed}: must lie in 0 .. 2**32 - 1 (the sampler's seed)"),
     ]
     for failed, message in problems:
