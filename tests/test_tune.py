@@ -236,7 +236,7 @@ def test_render_makes_the_picks_dataset_inside_the_budget(blender, tmp_path: Pat
     and the search leaves that time (a budget the rendering alone uses up runs no search, saying why);
     OUT/dataset then holds N labelled images of best.yaml's scene at the scene's own resolution, and a
     resumed run that picks another trial says what to do with that dataset."""
-    from simgen.tuning.tuner import TuneSettings, tune
+    from simgen.tuning.tuner import RENDER_MARGIN, TuneSettings, tune
 
     real = _build(_scene(scene={"name": "real", "seed": 7, "num_images": 8}), tmp_path / "real")
     scene = tmp_path / "scene.yaml"
@@ -247,7 +247,7 @@ def test_render_makes_the_picks_dataset_inside_the_budget(blender, tmp_path: Pat
     err = capsys.readouterr().err
     assert result["trials"] == 1 and "rendering 5 images of the pick" in err and "no time to search" in err
     per_image = _load_study(out).user_attrs["render seconds per image, 2 workers"]
-    assert per_image > 0 and result["render_estimate_s"] == pytest.approx(5 * per_image)
+    assert per_image > 0 and result["render_estimate_s"] == pytest.approx(5 * RENDER_MARGIN * per_image)
     assert not (out / "render_timing").exists()
     coco = json.loads((out / "dataset" / "annotations.json").read_text())
     assert len(coco["images"]) == 5 and coco["annotations"]
@@ -262,6 +262,24 @@ def test_render_makes_the_picks_dataset_inside_the_budget(blender, tmp_path: Pat
     tuner = Tuner(TuneSettings(budget_s=1, render=5, **common))
     with pytest.raises(SimgenError, match=r"holds images of an earlier pick.*--trials 0"):
         tuner.render_pick(1.0, 1.0)
+
+
+def test_the_render_estimate_is_a_long_builds_seconds_per_image() -> None:
+    """Timing images spread over the dataset, and the per-image stages' median over the processes that
+    render side by side: a slow first image or start-up does not count, nested timings count once."""
+    from simgen.tuning.tuner import build_seconds_per_image, spread_indices
+
+    assert spread_indices(300, 8) == [0, 37, 75, 112, 150, 187, 225, 262]
+    assert spread_indices(3, 8) == [0, 1, 2]
+    stages = [
+        {"index": 0, "sync": 1.0, "render": 9.0, "label_write": 1.0, "labels": 0.5, "geometry": 0.2},
+        {"index": 37, "sync": 0.5, "render": 3.5},  # 4
+        {"index": 75, "render": 5.0, "read": 1.0},  # 6
+        {"index": 112, "render": 7.0},  # 7
+    ]
+    assert build_seconds_per_image(stages, workers=2) == pytest.approx((6.0 + 7.0) / 2 / 2)
+    assert build_seconds_per_image(stages[:3], workers=1) == pytest.approx(6.0)
+    assert build_seconds_per_image([], workers=2) == 0.0
 
 
 def test_trials_0_on_a_study_without_trials_is_refused(tmp_path: Path) -> None:

@@ -35,9 +35,13 @@ STUDY_NAME = "simgen-tune"
 # Probes of other candidates ran up to 14 % longer than the untuned one on the dice (441, 456, 505 s):
 # the search keeps this much more per probe, so the final stage still ends within --budget.
 PROBE_MARGIN = 1.15
-# --render N is timed on this many images per render process of the untuned scene at its own settings,
-# process start-up included (a long build spreads that over all its images, so the estimate errs long).
-RENDER_TIMING_IMAGES_PER_WORKER = 3
+# --render N is timed on this many images per render process of the untuned scene at its own settings.
+RENDER_TIMING_IMAGES_PER_WORKER = 4
+# per-image build timings that are not stages of their own: the index, and parts of "label_write"
+NOT_STAGES = {"index", "geometry", "labels"}
+# The pick may render slower than the untuned scene: five dice picks' 300-image builds took 4.6-6.3
+# s/image (4.75 for the one that was the untuned scene), so the search keeps this much more for --render.
+RENDER_MARGIN = 1.15
 
 
 @dataclass
@@ -349,9 +353,9 @@ class Tuner:
         return reserve
 
     def _render_seconds(self, study: Any) -> float:
-        """The estimated seconds for rendering ``--render`` images of the pick: that many times the
-        untuned scene's seconds per image at its own settings, timed once on a few images with the
-        run's render processes (stored in the study for a resume; 0 without ``--render``)."""
+        """The seconds to keep for rendering ``--render`` images of the pick: that many times the untuned
+        scene's seconds per image at its own settings, timed once on a few images with the run's render
+        processes (stored in the study for a resume), and ``RENDER_MARGIN``; 0 without ``--render``."""
         s = self.settings
         if not s.render:
             return 0.0
@@ -360,26 +364,26 @@ class Tuner:
         if per_image is None:
             per_image = self._time_untuned_render()
             study.set_user_attr(key, per_image)
-        return s.render * float(per_image)
+        return s.render * RENDER_MARGIN * float(per_image)
 
     def _time_untuned_render(self) -> float:
-        """Seconds per image of the untuned scene at its own resolution, samples and outputs, over
-        ``RENDER_TIMING_IMAGES_PER_WORKER`` images per render process (rendered, timed, deleted)."""
+        """Seconds per image of the untuned scene at its own resolution, samples and outputs, from
+        ``RENDER_TIMING_IMAGES_PER_WORKER`` images per render process spread over the dataset (rendered,
+        timed, deleted): see ``build_seconds_per_image``."""
         from simgen.build import build_dataset
 
         s = self.settings
         workers = s.workers or 1
-        count = min(RENDER_TIMING_IMAGES_PER_WORKER * workers, s.render)
         folder = s.out / "render_timing"
         shutil.rmtree(folder, ignore_errors=True)
-        start = time.perf_counter()
+        indices = spread_indices(s.render, RENDER_TIMING_IMAGES_PER_WORKER * workers)
         try:
-            build_dataset(
-                self._dataset_config(s.config), folder, indices=range(count), workers=workers, progress=False
+            summary = build_dataset(
+                self._dataset_config(s.config), folder, indices=indices, workers=workers, progress=False
             )
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        return (time.perf_counter() - start) / count
+        return build_seconds_per_image(summary.per_image, workers)
 
     def _dataset_config(self, path: Path) -> Any:
         """The scene file at ``path`` as the ``--render`` dataset renders it: its own settings,
@@ -489,6 +493,29 @@ class Tuner:
             best_config_text(self.raw, self.entries, best.params, why, self.asset_paths),
         )
         _plot(study, out / "gap.png")
+
+
+def spread_indices(total: int, count: int) -> list[int]:
+    """``count`` image indices spread evenly over ``range(total)`` (all of them if fewer): a timing
+    sample of the whole dataset, not of its first images."""
+    count = min(count, total)
+    return sorted({i * total // count for i in range(count)})
+
+
+def build_seconds_per_image(per_image: list[dict[str, float]], workers: int) -> float:
+    """The wall seconds per image a long build with ``workers`` render processes takes, from a short
+    build's per-image timings (``BuildSummary.per_image``): the median of each image's own seconds
+    (sync, render, labels, writing), divided by the processes that render side by side. The short
+    build's wall time would overstate it: its processes' start-up and each one's first, slower image
+    weigh on a few images, where a long build spreads them over all (measured on the dice: 6 images
+    timed by wall clock gave 6.2 s/image, the 300-image build took 4.8; the median of its images'
+    own seconds over 2 processes was 4.7)."""
+    seconds = sorted(sum(v for k, v in image.items() if k not in NOT_STAGES) for image in per_image)
+    if not seconds:
+        return 0.0
+    middle = len(seconds) // 2
+    median = seconds[middle] if len(seconds) % 2 else (seconds[middle - 1] + seconds[middle]) / 2
+    return median / max(workers, 1)
 
 
 def _check_no_earlier_pick(config: Any, folder: Path) -> None:
